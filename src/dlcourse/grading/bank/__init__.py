@@ -1,0 +1,8 @@
+"""One module per exercise notebook; each defines ``EXERCISES``, a list of :class:`~dlcourse.grading.spec.Exercise`.
+
+A module is listed in ``MODULES`` under the stem of its notebook in ``solutions/``.
+"""
+MODULES = {
+    "01_perceptron": "dlcourse.grading.bank.ex01_perceptron",
+    "02_mlp": "dlcourse.grading.bank.ex02_mlp",
+}

@@ -1,0 +1,99 @@
+"""Score outputs against the reference: the trusted side of grading.
+
+:func:`score_outputs` is what the sandboxed grader calls with the data that came back from the
+student's run; :func:`grade_function` runs a function in this process and scores it (for tests and
+for trusted use).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from .outputs import OutputError, compare_outputs, validate_received
+from .runner import CaseFailure, run_cases
+from .spec import Case, Exercise
+
+MAX_FEEDBACK_LINES = 5
+
+
+@dataclass
+class ExerciseResult:
+    """Score and student-facing feedback for one exercise."""
+
+    exercise_id: str
+    score: float
+    max_score: float
+    passed: int
+    total: int
+    feedback: list[str] = field(default_factory=list)
+
+    @property
+    def output(self) -> str:
+        head = f"{self.passed}/{self.total} hidden cases passed."
+        return "\n".join([head, *self.feedback])
+
+
+def expected_for(exercise: Exercise, case: Case | dict) -> tuple[np.ndarray, ...]:
+    """The expected outputs of one case: pinned by hand, or from the reference implementation."""
+    from .outputs import normalize_output
+    from .runner import call_args
+
+    if isinstance(case, Case):
+        if case.expected is not None:
+            return normalize_output(case.expected if len(exercise.output_names) > 1 else case.expected[0],
+                                    exercise.output_names)
+        inputs = case.inputs
+    else:
+        inputs = case
+    return normalize_output(exercise.reference(*call_args(inputs)), exercise.output_names)
+
+
+def score_outputs(exercise: Exercise, inputs_list: Sequence[dict], received_list: Sequence[Any]) -> ExerciseResult:
+    """Score what the student's function returned on the hidden inputs.
+
+    ``received_list[i]`` is a tuple of arrays (validated here) or a :class:`CaseFailure` message.
+    Feedback names what was wrong without revealing expected values.
+    """
+    if len(received_list) != len(inputs_list):
+        raise ValueError(f"got {len(received_list)} results for {len(inputs_list)} hidden cases")
+    passed, feedback = 0, []
+    for index, (inputs, received) in enumerate(zip(inputs_list, received_list), start=1):
+        if isinstance(received, str):
+            messages = [str(received)]
+            ok = False
+        else:
+            try:
+                arrays = validate_received(received, exercise.output_names)
+            except OutputError as err:
+                ok, messages = False, [f"returned a value of the wrong kind: {err}"]
+            else:
+                expected = expected_for(exercise, inputs)
+                ok, messages = compare_outputs(
+                    expected, arrays, exercise.output_names, exercise.rtol, exercise.atol, reveal=False
+                )
+                messages = [m for m in messages if not m.endswith("correct.")]
+        if ok:
+            passed += 1
+        elif len(feedback) < MAX_FEEDBACK_LINES:
+            feedback.append(f"case {index}: " + " ".join(messages))
+    total = len(inputs_list)
+    score = exercise.points * passed / total if total else 0.0
+    if passed == total:
+        feedback.append("All hidden cases correct.")
+    return ExerciseResult(exercise.id, round(score, 6), exercise.points, passed, total, feedback)
+
+
+def grade_function(exercise: Exercise | str, fn: Callable[..., Any], seed: int = 0) -> ExerciseResult:
+    """Run ``fn`` on the exercise's hidden cases for ``seed`` in this process and score it (trusted use only)."""
+    from .registry import get_exercise
+
+    if isinstance(exercise, str):
+        exercise = get_exercise(exercise)
+    inputs_list = exercise.draw_hidden(seed)
+    received = run_cases(fn, inputs_list, exercise.output_names)
+    return score_outputs(exercise, inputs_list, received)
+
+
+__all__ = ["CaseFailure", "ExerciseResult", "expected_for", "grade_function", "score_outputs"]
