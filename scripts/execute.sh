@@ -9,7 +9,6 @@ files=("$@")
 [ ${#files[@]} -gt 0 ] || files=(notebooks/*.ipynb solutions/*.ipynb)
 for nb in "${files[@]}"; do
   TIMEFORMAT="$nb: %R s wall"
-  time .venv/bin/jupyter nbconvert --to notebook --execute --inplace --log-level=WARN \
-    --ExecutePreprocessor.timeout=600 "$nb"
+  time .venv/bin/jupyter execute --inplace --timeout=600 "$nb"
 done
 .venv/bin/dlcourse assign
