@@ -47,6 +47,31 @@ def _cmd_setup_cells(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_grade(args: argparse.Namespace) -> int:
+    from .grading.grade import GRADEBOOK, GradeOptions, grade
+    from .grading.sandbox import Limits, SandboxUnavailable
+
+    limits = Limits(wall_s=args.timeout, memory_mb=args.memory_mb)
+    options = GradeOptions(out=Path(args.out), seed=args.seed, assignment=args.assignment, jobs=args.jobs,
+                           force=args.force, sandbox=not args.no_sandbox, limits=limits,
+                           progress=not args.no_progress)
+    try:
+        reports = grade(args.submissions, options)
+    except SandboxUnavailable as err:
+        print(f"dlcourse grade: {err}", file=sys.stderr)
+        return 2
+    graded = [r for r in reports if not r.skipped and r.error is None]
+    skipped = [r for r in reports if r.skipped]
+    failed = [r for r in reports if r.error is not None]
+    for report in graded:
+        print(f"  {report.student}: {report.score:g} / {report.max_score:g} ({report.assignment})")
+    print(f"graded {len(graded)}, skipped {len(skipped)} already graded (--force regrades them), "
+          f"grader errors {len(failed)}; gradebook: {Path(args.out) / GRADEBOOK}")
+    for report in failed:
+        print(f"  grader error on {report.path}: {report.error} (nothing written; re-run to retry)", file=sys.stderr)
+    return 1 if failed else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dlcourse", description="dlcourse: course tools and grading")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -66,6 +91,22 @@ def build_parser() -> argparse.ArgumentParser:
     cells.add_argument("--config", default="_config.yml")
     cells.add_argument("--check", action="store_true")
     cells.set_defaults(func=_cmd_setup_cells)
+
+    grade = sub.add_parser("grade", help="grade student notebooks in a sandbox; write a gradebook and "
+                                         "Gradescope results")
+    grade.add_argument("submissions", nargs="+", help="notebooks (file stem = student id) or folders of them")
+    grade.add_argument("--out", required=True, help="folder for gradebook.csv and <student>.json")
+    grade.add_argument("--seed", type=int, default=0, help="seed of the hidden cases (default 0)")
+    grade.add_argument("--assignment", default=None, help="exercise notebook stem, e.g. 01_perceptron "
+                                                          "(default: detected from the function names)")
+    grade.add_argument("--jobs", type=int, default=None, help="parallel sandboxes (default: CPU count)")
+    grade.add_argument("--force", action="store_true", help="regrade submissions already graded in --out")
+    grade.add_argument("--timeout", type=float, default=60.0, help="wall-clock seconds per exercise (default 60)")
+    grade.add_argument("--memory-mb", type=int, default=2048, help="address space per process (default 2048)")
+    grade.add_argument("--no-sandbox", action="store_true",
+                       help="run student code unconfined: ONLY for code you trust")
+    grade.add_argument("--no-progress", action="store_true", help="no progress bar")
+    grade.set_defaults(func=_cmd_grade)
     return parser
 
 
