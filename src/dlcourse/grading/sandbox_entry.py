@@ -1,0 +1,248 @@
+"""The program that runs INSIDE the grading sandbox, and the wire format on both sides of it.
+
+Inside, it is started as ``python -I -S sandbox_entry.py LIB INPUTS JOB RESULT`` where
+
+* ``LIB`` holds this file and a package ``gradekit`` (copies of ``runner.py``, ``outputs.py`` and
+  ``fixtures.py``: the untrusted-side call loop, and nothing that knows a reference or an answer);
+* ``INPUTS`` holds the hidden inputs of one exercise (``manifest.json`` and one ``.npy`` per array);
+* ``JOB`` holds ``job.json`` (function name, output names, resource limits, site-packages folders)
+  and ``student.py`` (the student's exercise cell);
+* ``RESULT`` is one pre-created file, the only place it may write results.
+
+It first lowers its own resource limits (before any student code exists in the process), then
+loads the inputs, runs the cell, calls the function on every case and writes one result file:
+``MAGIC``, a length-prefixed JSON header with one entry per case, the ``.npy`` bytes of every
+returned array, and ``TRAILER`` (so a half-written file is recognised as such).
+
+Outside, :func:`encode_inputs` writes ``INPUTS`` and :func:`decode_result` reads ``RESULT`` back as
+plain arrays (``allow_pickle=False``) or per-case messages; everything in it is untrusted.
+This module imports only the standard library at import time, so the trusted side can import it.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+MAGIC = b"DLCOURSE-RESULT-1\n"
+TRAILER = b"\nEND-OF-RESULT\n"
+MAX_HEADER_BYTES = 1 << 20
+MAX_MESSAGE_CHARS = 600
+_RLIMITS = {  # job.json key -> resource module constant name
+    "cpu_s": "RLIMIT_CPU", "address_space_bytes": "RLIMIT_AS", "nproc": "RLIMIT_NPROC",
+    "fsize_bytes": "RLIMIT_FSIZE", "nofile": "RLIMIT_NOFILE", "core_bytes": "RLIMIT_CORE",
+}
+
+
+class ResultError(ValueError):
+    """The result file is missing, truncated or malformed."""
+
+
+# ----------------------------------------------------------------------------- inputs (both sides)
+
+def _encode_value(value: Any, folder: Path, stem: str) -> dict:
+    import numpy as np
+
+    if isinstance(value, np.ndarray):
+        if value.dtype.hasobject:
+            raise ValueError(f"hidden input {stem}: object arrays cannot cross into the sandbox")
+        np.save(folder / f"{stem}.npy", value, allow_pickle=False)
+        return {"kind": "npy", "file": f"{stem}.npy"}
+    if isinstance(value, np.generic):
+        np.save(folder / f"{stem}.npy", np.asarray(value), allow_pickle=False)
+        return {"kind": "npy-scalar", "file": f"{stem}.npy"}
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return {"kind": "json", "value": value}
+    if isinstance(value, (list, tuple)):
+        items = [_encode_value(item, folder, f"{stem}_{i}") for i, item in enumerate(value)]
+        return {"kind": type(value).__name__, "items": items}
+    raise ValueError(f"hidden input {stem}: {type(value).__name__} is not data (arrays, numbers, strings)")
+
+
+def encode_inputs(inputs_list: list[dict], folder: str | Path) -> None:
+    """Write the hidden inputs of one exercise into ``folder`` (trusted side)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    cases = [[[name, _encode_value(value, folder, f"c{c}_{a}")] for a, (name, value) in enumerate(inputs.items())]
+             for c, inputs in enumerate(inputs_list)]
+    (folder / "manifest.json").write_text(json.dumps({"cases": cases}), encoding="utf-8")
+
+
+def _decode_value(item: dict, folder: Path) -> Any:
+    import numpy as np
+
+    kind = item["kind"]
+    if kind in ("npy", "npy-scalar"):
+        array = np.load(folder / item["file"], allow_pickle=False)
+        return array[()] if kind == "npy-scalar" else array
+    if kind == "json":
+        return item["value"]
+    values = [_decode_value(sub, folder) for sub in item["items"]]
+    return tuple(values) if kind == "tuple" else values
+
+
+def decode_inputs(folder: str | Path) -> list[dict]:
+    """Read the hidden inputs back (sandbox side): a list of ``{argument name: value}`` in call order."""
+    folder = Path(folder)
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    return [{name: _decode_value(item, folder) for name, item in case} for case in manifest["cases"]]
+
+
+# ----------------------------------------------------------------------------- results (both sides)
+
+def encode_result(results: list[Any]) -> bytes:
+    """One result file: per case either a tuple of arrays or a failure message (sandbox side)."""
+    import numpy as np
+
+    header, blobs, offset = [], [], 0
+    for item in results:
+        if isinstance(item, str):
+            header.append({"status": "error", "message": str(item)[:MAX_MESSAGE_CHARS]})
+            continue
+        spans = []
+        for array in item:
+            buffer = io.BytesIO()
+            np.save(buffer, np.asarray(array), allow_pickle=False)
+            blob = buffer.getvalue()
+            spans.append([offset, len(blob)])
+            blobs.append(blob)
+            offset += len(blob)
+        header.append({"status": "ok", "arrays": spans})
+    head = json.dumps({"cases": header}).encode("utf-8")
+    return MAGIC + b"%012d\n" % len(head) + head + b"".join(blobs) + TRAILER
+
+
+def _clean_message(text: Any) -> str:
+    text = str(text)[:MAX_MESSAGE_CHARS]
+    return "".join(ch if ch.isprintable() or ch == "\n" else "?" for ch in text)
+
+
+def decode_result(data: bytes, n_cases: int) -> list[Any]:
+    """Parse a result file (trusted side): per case a tuple of arrays or a message string.
+
+    Arrays are read with ``allow_pickle=False``; their kind, shape and values are checked later by
+    :func:`dlcourse.grading.outputs.validate_received` and the scoring.
+    """
+    import numpy as np
+
+    if not data.startswith(MAGIC) or not data.endswith(TRAILER):
+        raise ResultError("the result file is missing or incomplete")
+    body = data[len(MAGIC):-len(TRAILER)]
+    try:
+        length = int(body[:12])
+    except ValueError:
+        raise ResultError("the result header is malformed") from None
+    if body[12:13] != b"\n" or not 0 < length <= MAX_HEADER_BYTES or len(body) < 13 + length:
+        raise ResultError("the result header is malformed")
+    try:
+        header = json.loads(body[13:13 + length].decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise ResultError("the result header is not JSON") from None
+    blob = body[13 + length:]
+    cases = header.get("cases") if isinstance(header, dict) else None
+    if not isinstance(cases, list) or len(cases) != n_cases:
+        raise ResultError(f"expected results for {n_cases} cases")
+    decoded: list[Any] = []
+    for case in cases:
+        if not isinstance(case, dict):
+            raise ResultError("a case entry is malformed")
+        if case.get("status") == "error":
+            decoded.append(_clean_message(case.get("message", "failed")))
+            continue
+        spans = case.get("arrays")
+        if case.get("status") != "ok" or not isinstance(spans, list):
+            raise ResultError("a case entry is malformed")
+        arrays = []
+        for span in spans:
+            if (not isinstance(span, list) or len(span) != 2 or not all(type(v) is int for v in span)
+                    or span[0] < 0 or span[1] <= 0 or span[0] + span[1] > len(blob)):
+                raise ResultError("an array entry points outside the result file")
+            try:
+                array = np.lib.format.read_array(io.BytesIO(blob[span[0]:span[0] + span[1]]), allow_pickle=False)
+            except (ValueError, OSError, EOFError):
+                raise ResultError("an array in the result file is not a valid .npy array") from None
+            arrays.append(array)
+        decoded.append(tuple(arrays))
+    return decoded
+
+
+# ----------------------------------------------------------------------------- inside the sandbox
+
+def apply_limits(limits: dict) -> None:
+    """Lower this process's soft and hard limits; the kernel refuses to raise a hard limit again."""
+    import resource
+
+    for key, value in limits.items():
+        if value is None or key not in _RLIMITS:
+            continue
+        which = getattr(resource, _RLIMITS[key])
+        soft, hard = resource.getrlimit(which)
+        value = int(value)
+        new_hard = value if hard == resource.RLIM_INFINITY else min(value, hard)
+        if key == "cpu_s":  # SIGXCPU at the soft limit, SIGKILL one second later
+            new_hard = value + 1 if hard == resource.RLIM_INFINITY else min(value + 1, hard)
+        resource.setrlimit(which, (min(value, new_hard), new_hard))
+
+
+def _where(err: BaseException, filename: str) -> str:
+    import traceback
+
+    lines = [f.lineno for f in traceback.extract_tb(err.__traceback__) if f.filename == filename]
+    return f" (line {lines[-1]})" if lines else ""
+
+
+def _run_student(job: dict, source: str, inputs_list: list[dict]) -> list[Any]:
+    """Run the cell and the function on every case; every failure becomes a message for the student."""
+    from gradekit.runner import CaseFailure, run_case  # the copies in LIB, not the dlcourse package
+
+    name, n = job["name"], len(inputs_list)
+    filename = "<your exercise cell>"
+    try:
+        code = compile(source, filename, "exec")
+    except SyntaxError as err:
+        return [f"your exercise cell has a syntax error at line {err.lineno}: {err.msg}"] * n
+    namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": __builtins__}
+    try:
+        exec(code, namespace)  # noqa: S102 - this is the sandbox: running student code is its job
+    except SystemExit:
+        return ["your exercise cell called exit(); a cell must only define the function"] * n
+    except BaseException as err:  # noqa: BLE001
+        return [f"running your exercise cell raised {type(err).__name__}{_where(err, filename)}: {err}"] * n
+    fn = namespace.get(name)
+    if not callable(fn):
+        return [f"your exercise cell does not define a function named `{name}`"] * n
+    results: list[Any] = []
+    for inputs in inputs_list:
+        try:
+            results.append(run_case(fn, inputs, job["output_names"]))
+        except SystemExit:
+            results.append(CaseFailure("called sys.exit()/exit(): return the result instead of ending the program"))
+        except BaseException as err:  # noqa: BLE001 - KeyboardInterrupt, GeneratorExit, ...
+            results.append(CaseFailure(f"raised {type(err).__name__}; return a value instead"))
+    return results
+
+
+def main(argv: list[str]) -> int:
+    lib, inputs_dir, job_dir, result_path = argv[1:5]
+    job = json.loads(Path(job_dir, "job.json").read_text(encoding="utf-8"))
+    apply_limits(job["limits"])  # first: no student code has run yet
+    result_fd = os.open(result_path, os.O_WRONLY | os.O_TRUNC)
+    sys.path[:0] = [lib]
+    sys.path.extend(job["site_dirs"])
+    inputs_list = decode_inputs(inputs_dir)  # before the student's code can touch anything
+    source = Path(job_dir, "student.py").read_text(encoding="utf-8")
+    sys.argv = ["exercise"]
+    data = encode_result(_run_student(job, source, inputs_list))
+    view = memoryview(data)
+    while view:
+        view = view[os.write(result_fd, view):]
+    os.close(result_fd)
+    sys.stdout.flush()
+    os._exit(0)  # skip atexit handlers and threads the student's code may have left behind
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,298 @@
+"""The sandbox under attack: one `grade` run per assignment over a class of hostile and honest submissions.
+
+The attacked exercise is the first one of the assignment (the test notebook's `affine`, and
+`perceptron_train` of the course's 01_perceptron when solutions/ has it). Its cell holds the
+solution renamed `_honest` and a `_wrong` variant (every value off by one); the graded function
+returns `_wrong(...)` and carries one attack. Where an attack could reach something useful (the
+solutions, the package's references, another student's notebook, the network) it returns
+`_honest(...)` when it succeeds, so "scored 0" means "the attack was stopped", not merely "wrong".
+Every submission solves the other exercises honestly, and they must keep full marks (each exercise
+runs in its own sandbox). Honest submissions that fork, print a lot or delete files, and a plain
+control, must keep full marks in the same run. Each class is graded in ONE parallel run with small
+limits, so the suite stays fast.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import grader_helpers as H
+from dlcourse.grading.extract import exercise_sources
+from dlcourse.grading.grade import GradeOptions, grade
+from dlcourse.grading.registry import exercises_of
+from dlcourse.grading.sandbox import Limits
+from dlcourse.nbtools import read_notebook
+
+REPO = Path(__file__).resolve().parents[1]
+WALL_S = 8.0
+
+CORRECT = "_honest(*args)"
+WRONG = "_wrong(*args)"
+WRONG_HELPER = """
+def _wrong(*args):
+    import numpy as np
+    out = _honest(*args)
+    if isinstance(out, tuple):
+        return tuple(np.asarray(o) + 1 for o in out)
+    return np.asarray(out) + 1
+"""
+
+# Each attack is the body of `NAME(*args)`, after `import numpy as np, os, sys`; {names} are filled in.
+ATTACKS = {
+    "monkeypatch_numpy_and_builtins": f"""
+        import builtins
+        np.allclose = lambda *a, **k: True
+        np.array_equal = lambda *a, **k: True
+        np.isclose = lambda a, b, *r, **k: np.ones(np.shape(a), dtype=bool)
+        np.testing.assert_allclose = lambda *a, **k: None
+        builtins.abs = lambda v: 0
+        builtins.max = lambda *a, **k: 0
+        return {WRONG}
+    """,
+    "read_solutions_and_sources": f"""
+        secrets = ["{{repo}}/solutions", "{{repo}}/src/dlcourse/grading/bank", "{{repo}}/tests/grader_helpers.py",
+                   "{{subs}}/control.ipynb", "{{out}}", "{{instructor}}/secret.txt"]
+        if any(os.path.exists(p) for p in secrets):
+            return {CORRECT}  # the attack worked
+        return {WRONG}
+    """,
+    "import_the_reference": f"""
+        sys.path[:0] = ["{{repo}}/src", "{{repo}}/tests"]
+        try:
+            import grader_helpers
+            return grader_helpers.affine_ref(x, w, b)
+        except ImportError:
+            pass
+        try:
+            from dlcourse.grading.registry import get_exercise
+            return get_exercise("affine").reference(x, w, b)
+        except Exception:
+            return {WRONG}
+    """,
+    "find_hidden_data_and_the_grader": f"""
+        import glob, re
+        found = glob.glob("/tmp/dlcourse-grade-*") + glob.glob("/proc/1/root{{repo}}/solutions")
+        for pid in os.listdir("/proc"):  # the stage folder's host path is in bwrap's command line
+            try:
+                text = open(os.path.join("/proc", pid, "cmdline"), "rb").read().decode(errors="ignore")
+            except OSError:
+                continue
+            found += [p for p in re.findall("/tmp/dlcourse-grade-[^\\x00]*", text) if os.path.exists(p)]
+        if found or os.environ.get("DLCOURSE_SEED"):
+            return {CORRECT}
+        return {WRONG}
+    """,
+    "forge_score_files_and_exit": """
+        forged = '{{"score": 100, "max_score": 3, "tests": []}}'
+        for path in ["/sandbox/result", "/tmp/results.json", "results.json", "{out}/victim.json",
+                     "{out}/gradebook.csv", "/sandbox/job/job.json"]:
+            try:
+                with open(path, "w") as handle:
+                    handle.write(forged)
+            except OSError:
+                pass
+        os._exit(0)
+    """,
+    "forge_a_pickled_result": """
+        import io, json
+        n = len(json.load(open("/sandbox/inputs/manifest.json"))["cases"])  # the inputs are visible
+        blob = io.BytesIO()
+        np.save(blob, np.array([len, 1.0], dtype=object), allow_pickle=True)  # a pickle, not numbers
+        size = len(blob.getvalue())
+        head = json.dumps({{"cases": [{{"status": "ok", "arrays": [[0, size]]}}] * n}}).encode()
+        with open("/sandbox/result", "wb") as handle:
+            handle.write(b"DLCOURSE-RESULT-1\\n" + b"%012d\\n" % len(head) + head + blob.getvalue()
+                         + b"\\nEND-OF-RESULT\\n")
+        os._exit(0)
+    """,
+    "infinite_loop": """
+        while True:
+            pass
+    """,
+    "memory_bomb": """
+        hoard = globals().setdefault("hoard", [])  # kept across cases: it only grows
+        while True:
+            hoard.append(np.ones(2**25))  # 256 MB, written, so really resident
+    """,
+    "fork_bomb": """
+        while True:
+            try:
+                os.fork()
+            except OSError:
+                pass
+    """,
+    "output_flood_200mb": f"""
+        chunk = b"x" * 2**20
+        for _ in range(200):
+            os.write(1, chunk)
+        return {WRONG}
+    """,
+    "network_access": f"""
+        import socket
+        try:
+            socket.create_connection(("127.0.0.1", {{port}}), timeout=2).close()
+            return {CORRECT}
+        except OSError:
+            return {WRONG}
+    """,
+    "sys_exit": "sys.exit(0)",
+    "os_exit": "os._exit(0)",
+    "kill_everything": """
+        import signal
+        os.kill(-1, signal.SIGKILL)
+        os.kill(os.getppid(), signal.SIGKILL)
+    """,
+    "delete_files": f"""
+        import shutil
+        for path in ["{{repo}}/solutions", "{{repo}}/src", "{{out}}", "{{subs}}", "{{instructor}}", "/sandbox",
+                     "/tmp", os.path.expanduser("~")]:
+            shutil.rmtree(path, ignore_errors=True)
+        return {WRONG}
+    """,
+    "eq_always_true": """
+        class Liar(np.ndarray):
+            __eq__ = lambda self, other: True
+            __ne__ = lambda self, other: False
+        class Anything:
+            __eq__ = lambda self, other: True
+            __array__ = None
+        honest = _honest(*args)
+        if isinstance(honest, tuple):
+            return tuple(Anything() for _ in honest)
+        return (np.asarray(honest, dtype=float) + 1).view(Liar)
+    """,
+    "plant_symlinks": f"""
+        for target in ["{{out}}/control.json", "{{out}}/gradebook.csv", "/etc/passwd", "/proc/self/environ"]:
+            for link in ["/tmp/result", "/tmp/link", "result", "/sandbox/result", "/sandbox/job/result"]:
+                try:
+                    if os.path.lexists(link):
+                        os.remove(link)
+                    os.symlink(target, link)
+                except OSError:
+                    pass
+        return {WRONG}
+    """,
+    "huge_result_array": "return np.zeros(3 * 10**7)",
+}
+
+HONEST = {  # correct answers with side effects a careless but honest student might have
+    "honest_forks": f"""
+        import subprocess
+        subprocess.run(["true"], check=True)
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0)
+        os.waitpid(pid, 0)
+        return {CORRECT}
+    """,
+    "honest_prints_a_lot": f"""
+        for i in range(20000):
+            print("debugging row", i, "of a long trace", "-" * 200)
+        return {CORRECT}
+    """,
+    "honest_deletes_files": f"""
+        import shutil, tempfile
+        scratch = tempfile.mkdtemp()
+        open(os.path.join(scratch, "notes.txt"), "w").write("x")
+        shutil.rmtree(scratch)
+        shutil.rmtree("/tmp", ignore_errors=True)
+        try:
+            os.remove("data.csv")
+        except OSError:
+            pass
+        return {CORRECT}
+    """,
+    "control": f"return {CORRECT}",
+}
+
+
+def _cell(name: str, solution: str, body: str, names: dict) -> str:
+    """The attacked exercise cell: the solution renamed `_honest`, `_wrong`, and `name(*args)` running `body`."""
+    honest = solution.replace(f"def {name}(", "def _honest(", 1)
+    body = textwrap.dedent(body).strip().format(**names)
+    return (f"import numpy as np, os, sys\n\n{honest}\n{WRONG_HELPER}\n\ndef {name}(*args):\n"
+            + textwrap.indent(body, "    ") + "\n")
+
+
+def _assignments():
+    found = [H.TOY]
+    if (REPO / "solutions" / "01_perceptron.ipynb").exists() and (REPO / "exercises" / "01_perceptron.ipynb").exists():
+        found.append("01_perceptron")
+    return found
+
+
+@pytest.fixture(scope="module", params=_assignments())
+def attacked_class(request, tmp_path_factory):
+    assignment = request.param
+    base = tmp_path_factory.mktemp(f"attacks-{assignment}")
+    subs, out, instructor = base / "subs", base / "out", base / "instructor"
+    instructor.mkdir()
+    (instructor / "secret.txt").write_text("the answers", encoding="utf-8")
+    listener = socket.socket()  # a server on the grader's loopback that an escaped sandbox could reach
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(50)
+    names = {"repo": REPO, "subs": subs, "out": out, "instructor": instructor, "port": listener.getsockname()[1]}
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        H.register_toy(monkeypatch)
+        if assignment == H.TOY:
+            solution_nb = H.toy_solution_notebook()
+            handout = H.student_notebook(solution_nb)
+        else:
+            solution_nb = read_notebook(REPO / "solutions" / f"{assignment}.ipynb")
+            handout = read_notebook(REPO / "exercises" / f"{assignment}.ipynb")
+        exercises = exercises_of(assignment)
+        solutions = exercise_sources(solution_nb, [ex.name for ex in exercises])
+        target = exercises[0]
+        for student, body in {**ATTACKS, **HONEST}.items():
+            cell = _cell(target.name, solutions[target.name], body, names)
+            H.write_notebook(H.with_sources(handout, {**solutions, target.name: cell}), subs / f"{student}.ipynb")
+        options = GradeOptions(out=out, jobs=os.cpu_count(), progress=False,
+                               limits=Limits(wall_s=WALL_S, memory_mb=1024, nproc=32, tmp_mb=32, fsize_mb=16))
+        reports = {r.student: r for r in grade([subs], options)}
+    listener.close()
+    full = {ex.id: ex.points for ex in exercises}
+    return {"reports": reports, "out": out, "subs": subs, "instructor": instructor, "target": target.id,
+            "full": full}
+
+
+@pytest.mark.parametrize("attack", sorted(ATTACKS))
+def test_attack_scores_zero_and_leaves_the_rest_of_the_class_alone(attack, attacked_class):
+    out, target, full = attacked_class["out"], attacked_class["target"], attacked_class["full"]
+    scores = H.scores_of(out, attack)
+    assert scores[target] == 0, H.load_result(out, attack)["tests"][0]["output"]
+    assert {k: v for k, v in scores.items() if k != target} == {k: v for k, v in full.items() if k != target}
+    assert H.scores_of(out, "control") == full
+    assert attacked_class["reports"][attack].error is None
+
+
+@pytest.mark.parametrize("student", sorted(HONEST))
+def test_honest_code_with_side_effects_keeps_full_marks(student, attacked_class):
+    out = attacked_class["out"]
+    assert H.scores_of(out, student) == attacked_class["full"], H.load_result(out, student)["tests"][0]["output"]
+
+
+def test_attacks_reached_no_file_of_the_instructor(attacked_class):
+    out, subs, instructor = attacked_class["out"], attacked_class["subs"], attacked_class["instructor"]
+    assert (instructor / "secret.txt").read_text(encoding="utf-8") == "the answers"
+    assert (REPO / "src" / "dlcourse" / "grading" / "grade.py").exists()
+    assert len(list(subs.glob("*.ipynb"))) == len(ATTACKS) + len(HONEST)
+    assert not (out / "victim.json").exists()
+    rows = (out / "gradebook.csv").read_text(encoding="utf-8").splitlines()
+    assert len(rows) == 1 + len(ATTACKS) + len(HONEST) and not any(",100," in row for row in rows)
+
+
+def test_feedback_says_what_stopped_the_attack(attacked_class):
+    def said(student):
+        tests = H.load_result(attacked_class["out"], student)["tests"]
+        return next(t["output"] for t in tests if t["name"] == attacked_class["target"])
+
+    assert f"did not finish within {WALL_S:g} s" in said("infinite_loop")
+    assert "MemoryError" in said("memory_bomb")
+    assert "sys.exit" in said("sys_exit")
+    assert "ended the program" in said("os_exit")
+    assert "could not be read back" in said("forge_a_pickled_result")
+    assert "far more than expected" in said("huge_result_array") or "tuple" in said("huge_result_array")
