@@ -47,6 +47,7 @@ def make_exercise_notebook(solution: dict[str, Any], name: str = "notebook") -> 
         tags = cell_tags(cell)
         if "solution-only" in tags:
             continue
+        cell.get("metadata", {}).pop("execution", None)  # nbclient's timings differ on every run
         if cell.get("cell_type") == "code":
             cell["outputs"] = []
             cell["execution_count"] = None
