@@ -268,3 +268,15 @@ def test_course_solutions_score_full_stubs_zero_and_wrong_versions_partial(stem,
     assert H.scores_of(out, "wrong")[first.id] == 0
     assert reports["wrong"].score == pytest.approx(total - first.points)
     shutil.rmtree(out)
+
+
+def test_a_python_installed_under_tmp_stays_visible_above_the_private_tmp(tmp_path):
+    """A CI checkout in /tmp puts the venv under /tmp: its bind must come after the sandbox's own /tmp."""
+    if sandbox_module.shutil.which("bwrap") is None:
+        pytest.skip("bubblewrap is not installed")
+    box = sandbox_module.Sandbox(enabled=True, stage_dir=tmp_path)
+    box._sources = {"/tmp/ci/.venv/lib/python3.11/site-packages": "/tmp/ci/.venv/lib/python3.11/site-packages"}
+    args = box.command(["true"], {}, (str(tmp_path / "r"), "/sandbox/result"), Limits())
+    tmpfs = args.index("--tmpfs", args.index("--size"))
+    venv_bind = args.index("/tmp/ci/.venv/lib/python3.11/site-packages")
+    assert args[tmpfs + 1] == "/tmp" and tmpfs < venv_bind

@@ -158,12 +158,14 @@ class Sandbox:
                  "--ro-bind", "/usr", "/usr", "--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib"]
         if os.path.isdir("/usr/lib64"):
             args += ["--symlink", "usr/lib64", "/lib64"]
+        # The private /tmp comes before the read-only roots: a Python or venv that lives under the
+        # host's /tmp (a CI checkout, say) is then bound on top of it instead of hidden by it.
+        args += ["--perms", "1777", "--size", str(limits.tmp_mb << 20), "--tmpfs", "/tmp"]
         for root, source in self._sources.items():
             args += ["--ro-bind", source, root]
         for mask in self.masks:  # secrets that happen to lie inside a mounted folder
             args += ["--tmpfs", str(mask)] if mask.is_dir() else ["--ro-bind", "/dev/null", str(mask)]
-        args += ["--proc", "/proc", "--dev", "/dev",
-                 "--perms", "1777", "--size", str(limits.tmp_mb << 20), "--tmpfs", "/tmp"]
+        args += ["--proc", "/proc", "--dev", "/dev"]
         for host, inside in binds.items():
             args += ["--ro-bind", host, inside]
         args += ["--bind", rw_file[0], rw_file[1], "--chdir", "/tmp", "--"] + argv
