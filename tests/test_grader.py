@@ -277,6 +277,7 @@ def test_a_python_installed_under_tmp_stays_visible_above_the_private_tmp(tmp_pa
     box = sandbox_module.Sandbox(enabled=True, stage_dir=tmp_path)
     box._sources = {"/tmp/ci/.venv/lib/python3.11/site-packages": "/tmp/ci/.venv/lib/python3.11/site-packages"}
     args = box.command(["true"], {}, (str(tmp_path / "r"), "/sandbox/result"), Limits())
+    args = args[args.index(box.bwrap):]  # as root, a launcher comes first
     tmpfs = args.index("--tmpfs", args.index("--size"))
     venv_bind = args.index("/tmp/ci/.venv/lib/python3.11/site-packages")
     assert args[tmpfs + 1] == "/tmp" and tmpfs < venv_bind
