@@ -11,6 +11,7 @@ from dlcourse.grading import exercises_of, grade_function
 from dlcourse.grading.assign import assign, strip_solution
 from dlcourse.grading.bank import MODULES
 from dlcourse.grading.extract import defined_names
+from exercise_helpers import load_function
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = sorted((ROOT / "solutions").glob("*.ipynb"))
@@ -72,10 +73,8 @@ EXERCISE_CELLS = [
 
 
 def _define(source: str):
-    namespace: dict = {}
-    exec(compile(source, "<exercise cell>", "exec"), namespace)  # the cell alone, as the grader runs it
     (name,) = defined_names(source)
-    return name, namespace[name]
+    return name, load_function(source, name)  # the cell alone, as the grader runs it
 
 
 @pytest.mark.parametrize("notebook, source", EXERCISE_CELLS)

@@ -1,32 +1,24 @@
 """Exercises of chapter 1: the solutions score full marks, the stubs zero, plausible mistakes less than full."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from dlcourse.grading import check, grade_function
 from dlcourse.grading.assign import strip_solution
-from dlcourse.grading.extract import exercise_sources
-from dlcourse.nbtools import read_notebook
+from exercise_helpers import load_function, solution_sources
 
-SOLUTIONS = Path(__file__).resolve().parents[1] / "solutions" / "01_perceptron.ipynb"
 NAMES = ["perceptron_train", "oja_update", "hopfield_store", "hopfield_recall"]
 SEEDS = [0, 1, 2]
 
 
 @pytest.fixture(scope="module")
 def sources() -> dict[str, str]:
-    found = exercise_sources(read_notebook(SOLUTIONS), NAMES)
-    assert sorted(found) == sorted(NAMES)
-    return found
+    return solution_sources("01_perceptron", NAMES)
 
 
-def _load(source: str, name: str):
-    namespace: dict = {}
-    exec(compile(source, f"<exercise {name}>", "exec"), namespace)
-    return namespace[name]
+_load = load_function
 
 
 # ---------------------------------------------------------------- plausible wrong answers, one group per exercise

@@ -1,32 +1,24 @@
 """Exercises of chapter 2: the solutions score full marks, the stubs zero, plausible mistakes less than full."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from dlcourse.grading import check, get_exercise, grade_function
 from dlcourse.grading.assign import strip_solution
-from dlcourse.grading.extract import exercise_sources
-from dlcourse.nbtools import read_notebook
+from exercise_helpers import load_function, solution_sources
 
-SOLUTIONS = Path(__file__).resolve().parents[1] / "solutions" / "02_mlp.ipynb"
 NAMES = ["activation_and_grad", "log_softmax_cross_entropy", "backprop_two_layer", "numerical_gradient"]
 SEEDS = [0, 1, 2]
 
 
 @pytest.fixture(scope="module")
 def sources() -> dict[str, str]:
-    found = exercise_sources(read_notebook(SOLUTIONS), NAMES)
-    assert sorted(found) == sorted(NAMES)
-    return found
+    return solution_sources("02_mlp", NAMES)
 
 
-def _load(source: str, name: str):
-    namespace: dict = {}
-    exec(compile(source, f"<exercise {name}>", "exec"), namespace)
-    return namespace[name]
+_load = load_function
 
 
 # ---------------------------------------------------------------- plausible wrong answers, one group per exercise
@@ -188,13 +180,3 @@ def test_check_passes_every_public_case_of_the_solution(sources, name, capsys):
 def test_check_explains_a_transposed_gradient(capsys):
     check(backprop_dw_transposed, "02_mlp.backprop_two_layer")
     assert "looks transposed" in capsys.readouterr().out.lower()
-
-
-def test_exercise_cells_are_self_contained_and_tagged():
-    nb = read_notebook(SOLUTIONS)
-    tagged = [c for c in nb["cells"] if "exercise" in c.get("metadata", {}).get("tags", [])]
-    assert len(tagged) == 4
-    checks = [c for c in nb["cells"] if "check" in c.get("metadata", {}).get("tags", [])]
-    assert ["".join(c["source"]).strip() for c in checks] == [f"check({n})" for n in NAMES]
-    for cell in tagged:
-        assert "".join(cell["source"]).lstrip().startswith("import numpy as np")
