@@ -6,10 +6,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .outputs import compare_outputs
 from .registry import get_exercise
-from .runner import CaseFailure, run_case
-from .scoring import expected_for
+from .runner import run_case
+from .scoring import judge_case
 
 
 @dataclass
@@ -54,14 +53,7 @@ def check(fn: Callable[..., Any], exercise_id: str | None = None) -> CheckReport
     for index, case in enumerate(cases, start=1):
         label = f" ({case.label})" if case.label else ""
         received = run_case(fn, case.inputs, exercise.output_names)
-        if isinstance(received, CaseFailure):
-            ok, messages = False, [str(received)]
-        else:
-            expected = expected_for(exercise, case)
-            ok, messages = compare_outputs(
-                expected, received, exercise.output_names, exercise.rtol, exercise.atol, reveal=True
-            )
-            messages = [m for m in messages if not m.endswith("correct.")]
+        ok, messages = judge_case(exercise, case, received, reveal=True)
         if ok:
             passed += 1
             print(f"  [PASS] case {index}{label}")

@@ -11,8 +11,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .outputs import OutputError, compare_outputs, validate_received
-from .runner import CaseFailure, run_cases
+from .outputs import OutputError, compare_outputs, normalize_output, validate_received
+from .runner import CaseFailure, call_args, run_cases
 from .spec import Case, Exercise
 
 MAX_FEEDBACK_LINES = 5
@@ -37,9 +37,6 @@ class ExerciseResult:
 
 def expected_for(exercise: Exercise, case: Case | dict) -> tuple[np.ndarray, ...]:
     """The expected outputs of one case: pinned by hand, or from the reference implementation."""
-    from .outputs import normalize_output
-    from .runner import call_args
-
     if isinstance(case, Case):
         if case.expected is not None:
             return normalize_output(case.expected if len(exercise.output_names) > 1 else case.expected[0],
@@ -48,6 +45,23 @@ def expected_for(exercise: Exercise, case: Case | dict) -> tuple[np.ndarray, ...
     else:
         inputs = case
     return normalize_output(exercise.reference(*call_args(inputs)), exercise.output_names)
+
+
+def judge_case(exercise: Exercise, case: Case | dict, received: Any, reveal: bool) -> tuple[bool, list[str]]:
+    """Whether one case's result is right, and what is wrong with it (the failed outputs only).
+
+    ``received`` is a tuple of arrays (validated here) or a :class:`CaseFailure` message; with
+    ``reveal=False`` the messages keep the expected values to themselves.
+    """
+    if isinstance(received, str):
+        return False, [str(received)]
+    try:
+        arrays = validate_received(received, exercise.output_names)
+    except OutputError as err:
+        return False, [f"returned a value of the wrong kind: {err}"]
+    ok, messages = compare_outputs(expected_for(exercise, case), arrays, exercise.output_names,
+                                   exercise.rtol, exercise.atol, reveal=reveal)
+    return ok, [m for m in messages if not m.endswith("correct.")]
 
 
 def score_outputs(exercise: Exercise, inputs_list: Sequence[dict], received_list: Sequence[Any]) -> ExerciseResult:
@@ -60,20 +74,7 @@ def score_outputs(exercise: Exercise, inputs_list: Sequence[dict], received_list
         raise ValueError(f"got {len(received_list)} results for {len(inputs_list)} hidden cases")
     passed, feedback = 0, []
     for index, (inputs, received) in enumerate(zip(inputs_list, received_list), start=1):
-        if isinstance(received, str):
-            messages = [str(received)]
-            ok = False
-        else:
-            try:
-                arrays = validate_received(received, exercise.output_names)
-            except OutputError as err:
-                ok, messages = False, [f"returned a value of the wrong kind: {err}"]
-            else:
-                expected = expected_for(exercise, inputs)
-                ok, messages = compare_outputs(
-                    expected, arrays, exercise.output_names, exercise.rtol, exercise.atol, reveal=False
-                )
-                messages = [m for m in messages if not m.endswith("correct.")]
+        ok, messages = judge_case(exercise, inputs, received, reveal=False)
         if ok:
             passed += 1
         elif len(feedback) < MAX_FEEDBACK_LINES:
@@ -96,4 +97,4 @@ def grade_function(exercise: Exercise | str, fn: Callable[..., Any], seed: int =
     return score_outputs(exercise, inputs_list, received)
 
 
-__all__ = ["CaseFailure", "ExerciseResult", "expected_for", "grade_function", "score_outputs"]
+__all__ = ["CaseFailure", "ExerciseResult", "expected_for", "grade_function", "judge_case", "score_outputs"]
