@@ -24,6 +24,19 @@ class Case:
 
 
 @dataclass(frozen=True)
+class Mistake:
+    """A plausible wrong version of an exercise and the hint a learner gets when a result matches it.
+
+    ``compute`` takes the exercise's arguments (in signature order) and returns what the wrong version
+    returns; when a received result agrees with it (and not with the reference), the feedback adds
+    ``hint``. Hints name the mistake, never an expected value, so they are safe on hidden cases too.
+    """
+
+    hint: str
+    compute: Callable[..., Any]
+
+
+@dataclass(frozen=True)
 class Exercise:
     """A graded exercise. ``id`` is ``"<notebook stem>.<function name>"``."""
 
@@ -36,6 +49,9 @@ class Exercise:
     rtol: float = 1e-6
     atol: float = 1e-8
     description: str = ""
+    mistakes: Sequence[Mistake] = ()
+    # The task says the function must not modify its arguments; a result that did is marked wrong.
+    pure: bool = True
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
