@@ -1,6 +1,7 @@
 """Activations, derivatives and softmax against PyTorch (float64) and closed forms."""
 import warnings
 
+import mpmath
 import numpy as np
 import pytest
 import torch
@@ -41,7 +42,7 @@ def test_kink_conventions_match_pytorch():
 
 
 def test_sigmoid_derivative_peaks_at_exactly_one_quarter():
-    # Seed 002 reads "about 0.2" off a plot; the closed form s(1 - s) at s = 1/2 gives 1/4 exactly.
+    # Barcelo Ordinas et al. (2024) read "about 0.2" off a plot; s(1 - s) at s = 1/2 gives 1/4 exactly.
     assert act.sigmoid_grad(np.array([0.0]))[0] == 0.25
     grid = np.linspace(-10, 10, 20001)
     assert np.max(act.sigmoid_grad(grid)) == 0.25
@@ -106,3 +107,84 @@ def test_invalid_inputs_raise_value_errors_naming_the_problem():
         act.softmax(np.float64(3.0))
     with pytest.raises(ValueError, match="out of range"):
         act.log_softmax(np.zeros((2, 3)), axis=2)
+
+
+def test_sigmoid_and_tanh_derivatives_keep_their_relative_precision_in_the_tails():
+    # s (1 - s) and 1 - tanh^2 cancel to exactly 0 once s or tanh round to 1 (|z| > 37, resp. > 19);
+    # the closed forms e^{-|z|} / (1 + e^{-|z|})^2 and 1 / cosh^2 z are still far above the smallest float.
+    z = np.array([-700.0, -300.0, -40.0, -20.0, -1.0, 0.0, 0.5, 19.5, 40.0, 300.0, 700.0])
+    mpmath.mp.dps = 50
+    sigmoid_exact = [float(mpmath.exp(-abs(mpmath.mpf(v))) / (1 + mpmath.exp(-abs(mpmath.mpf(v)))) ** 2) for v in z]
+    tanh_exact = [float(mpmath.sech(mpmath.mpf(v)) ** 2) for v in z]
+    np.testing.assert_allclose(act.sigmoid_grad(z), sigmoid_exact, rtol=1e-13, atol=0)
+    np.testing.assert_allclose(act.tanh_grad(z[np.abs(z) < 350]), np.array(tanh_exact)[np.abs(z) < 350],
+                               rtol=1e-13, atol=0)
+    assert act.sigmoid_grad(np.array([40.0]))[0] > 0 and act.tanh_grad(np.array([20.0]))[0] > 0
+
+
+def test_float32_in_gives_float32_out_and_ints_give_float64():
+    for name in act.ACTIVATIONS:
+        value, grad = act.activation_and_grad(np.arange(-3, 3, dtype=np.float32), name)
+        assert value.dtype == grad.dtype == np.float32, name
+        value, grad = act.activation_and_grad(np.arange(-3, 3), name)
+        assert value.dtype == grad.dtype == np.float64, name
+    assert act.softmax(np.ones((2, 3), dtype=np.float32)).dtype == np.float32
+    assert act.log_softmax(np.ones((2, 3), dtype=np.int64)).dtype == np.float64
+
+
+def test_results_are_new_arrays_and_the_input_is_left_alone():
+    z = np.array([[-1.0, 0.0], [2.0, 3.0]])
+    before = z.copy()
+    for function in (act.identity, act.relu, act.sigmoid, act.softmax, act.log_softmax):
+        out = function(z)
+        assert not np.shares_memory(out, z), function.__name__
+    np.testing.assert_array_equal(z, before)
+
+
+def test_empty_inputs_give_empty_outputs_but_softmax_needs_scores():
+    assert act.sigmoid(np.zeros((0, 3))).shape == (0, 3)
+    assert act.softmax(np.zeros((0, 3))).shape == (0, 3)  # an empty batch of 3-class scores
+    with pytest.raises(ValueError, match="at least one score along axis"):
+        act.softmax(np.zeros((3, 0)))
+
+
+# --- every public function refuses bad input with a ValueError ----------------------------------------
+
+ELEMENTWISE = [act.sigmoid, act.sigmoid_grad, act.tanh, act.tanh_grad, act.relu, act.relu_grad, act.leaky_relu,
+               act.leaky_relu_grad, act.elu, act.elu_grad, act.identity, act.identity_grad]
+BAD_Z = [np.array([True, False]), np.array([0.0, np.nan]), np.array([np.inf]), ["a", "b"], None,
+         np.array([1.0, 2.0], dtype=complex)]
+BAD_AXIS = [True, 1.5, 2, -3, None]
+
+TABLE = {f.__name__: (f, {"z": np.zeros(3)}, {"z": BAD_Z}) for f in ELEMENTWISE}
+for f in (act.leaky_relu, act.leaky_relu_grad, act.elu, act.elu_grad):
+    TABLE[f.__name__][2]["alpha"] = [np.nan, True, "0.1", None]
+for f in (act.softmax, act.log_softmax, act.naive_softmax):
+    TABLE[f.__name__] = (f, {"z": np.zeros((2, 3))}, {"z": BAD_Z + [np.float64(1.0), np.zeros((2, 0))],
+                                                       "axis": BAD_AXIS})
+TABLE["get_activation"] = (act.get_activation, {"name": "tanh"}, {"name": ["swish", None, ["tanh"], 3]})
+TABLE["activation_and_grad"] = (act.activation_and_grad, {"z": np.zeros(3), "name": "relu"},
+                                {"z": BAD_Z, "name": ["swish", None, ["tanh"]]})
+
+
+def public_callables(module):
+    return {name for name, obj in vars(module).items()
+            if not name.startswith("_") and callable(obj) and getattr(obj, "__module__", None) == module.__name__}
+
+
+def test_the_bad_input_table_covers_every_public_function():
+    assert set(TABLE) == public_callables(act)
+
+
+@pytest.mark.parametrize("name", sorted(TABLE))
+def test_the_table_calls_are_valid_without_the_bad_value(name):
+    function, kwargs, _ = TABLE[name]
+    function(**kwargs)
+
+
+@pytest.mark.parametrize("name, arg, bad", [(name, arg, bad) for name, (_, _, bads) in sorted(TABLE.items())
+                                            for arg, values in bads.items() for bad in values])
+def test_bad_input_raises_value_error(name, arg, bad):
+    function, kwargs, _ = TABLE[name]
+    with pytest.raises(ValueError, match={"name": "activation"}.get(arg, arg)):  # the message names it
+        function(**{**kwargs, arg: bad})

@@ -60,3 +60,32 @@ def test_setup_prints_mode_and_device(capsys, monkeypatch):
     out = capsys.readouterr().out
     assert info["mode"] == "fast" and info["seed"] == 7
     assert "mode: fast" in out and f"device: {info['device']}" in out
+
+
+def test_device_names_torch_cannot_parse_are_value_errors():
+    for bad in ("gpu0", "cuda:x", 3, ["cpu"]):
+        with pytest.raises(ValueError, match="device must be"):
+            config.get_device(bad)
+    assert config.get_device(torch.device("cpu")).type == "cpu"
+
+
+@pytest.mark.parametrize("flag", [1, "yes", None])
+def test_seed_everything_wants_a_real_bool_for_deterministic(flag):
+    with pytest.raises(ValueError, match="deterministic must be True or False"):
+        config.seed_everything(0, deterministic=flag)
+
+
+def test_every_public_function_is_covered_by_a_bad_input_test():
+    # get_mode/is_full read only $DLCOURSE_MODE (test_bad_mode_names_the_allowed_values); setup takes the seed
+    public = {name for name, obj in vars(config).items()
+              if not name.startswith("_") and callable(obj) and getattr(obj, "__module__", None) == config.__name__}
+    assert public == {"get_mode", "is_full", "get_device", "seed_everything", "setup"}
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, True, None])
+def test_setup_refuses_bad_seeds_before_changing_anything(seed, monkeypatch):
+    monkeypatch.setenv("DLCOURSE_MODE", "turbo")
+    with pytest.raises(ValueError, match="seed must be an integer"):
+        config.setup(seed)
+    with pytest.raises(ValueError, match="turbo"):
+        config.is_full()

@@ -188,20 +188,149 @@ def test_capacity_torch_path_equals_numpy_path_on_cpu():
         np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.parametrize(
-    "call, message",
-    [
-        (lambda: oja_update([1.0, 0.0], [1.0, 0.0, 0.0], 0.1), "shape \\(2,\\)"),
-        (lambda: oja_update([1.0, 0.0], [1.0, 0.0], -0.1), "eta must be"),
-        (lambda: hopfield_store([[1, 0, -1]]), "only -1 and \\+1"),
-        (lambda: hopfield_store([1, -1, 1]), "shape \\(P, N\\)"),
-        (lambda: hopfield_recall(np.zeros((3, 3)), [1, -1], order=[0, 1, 2]), "shape \\(3,\\)"),
-        (lambda: hopfield_recall(np.zeros((3, 3)), [1, -1, 1], order=[0, 0, 1]), "permutation"),
-        (lambda: hopfield_recall(np.zeros((3, 2)), [1, -1], order=[0, 1]), "square"),
-        (lambda: flip_bits(np.ones(4), 5), "n_flip"),
-        (lambda: glyph_patterns("TQ"), "letters from"),
-    ],
-)
+def test_recall_does_not_modify_its_input_and_accepts_any_layout():
+    rng = np.random.default_rng(4)
+    patterns = rng.choice([-1.0, 1.0], size=(3, 16))
+    W = hopfield_store(patterns)
+    S = np.asfortranarray(patterns * np.where(rng.random((3, 16)) < 0.1, -1, 1))
+    before = S.copy()
+    order = rng.permutation(16)
+    result = hopfield_recall(W, S, order=order)
+    np.testing.assert_array_equal(S, before)
+    np.testing.assert_array_equal(hopfield_recall(np.asfortranarray(W), S.T.copy().T, order=order), result)
+    np.testing.assert_array_equal(hopfield_recall(W, S.astype(np.int8), order=list(order)), result)
+
+
+
+# ------------------------------------------------------------------ regressions: each failed on the old code
+
+
+def test_bool_states_and_patterns_are_refused():
+    # The grading hole of issue 7: np.isin(True, (-1, 1)) is True, so a bool array passed as +-1 states.
+    W = hopfield_store([[1, -1, 1, -1]])
+    with pytest.raises(ValueError, match="s must hold real numbers"):
+        hopfield_recall(W, np.ones(4, dtype=bool), order=np.arange(4))
+    with pytest.raises(ValueError, match="s must hold real numbers"):
+        hopfield_energy(W, np.ones(4, dtype=bool))
+    with pytest.raises(ValueError, match="patterns must hold real numbers"):
+        hopfield_store(np.ones((2, 4), dtype=bool))
+    with pytest.raises(ValueError, match="s must hold real numbers"):
+        flip_bits(np.ones(4, dtype=bool), 1)
+
+
+def test_nan_weights_are_refused():
+    W = hopfield_store([[1, -1, 1, -1]])
+    W[0, 1] = np.nan
+    with pytest.raises(ValueError, match="W must be finite"):
+        hopfield_recall(W, [1, -1, 1, -1], order=np.arange(4))  # old: NaN fields kept every unit
+    with pytest.raises(ValueError, match="W must be finite"):
+        hopfield_energy(W, [1, -1, 1, -1])
+    with pytest.raises(ValueError, match="w must be finite"):
+        oja_update([np.nan, 0.0], [1.0, 0.0], 0.1)
+
+
+def test_hebbian_overflow_is_an_error_not_rows_of_nan():
+    X = np.array([[1.0, -1.0], [2.0, 1.0]])
+    with pytest.raises(ValueError, match="overflowed"):
+        hebbian_train(X, [1.0, 0.5], eta=10.0, n_epochs=200)  # the old code returned inf and NaN rows
+    with pytest.raises(ValueError, match="overflowed"):
+        oja_train(X, [1.0, 0.5], eta=10.0, n_epochs=50)  # Oja diverges for a large eta
+
+
+def test_flip_bits_refuses_a_fractional_count():
+    with pytest.raises(ValueError, match="n_flip must be an integer"):
+        flip_bits(np.ones(10), 2.5)  # the old code flipped int(2.5) = 2 bits
+    with pytest.raises(ValueError, match="n_flip must be an integer"):
+        flip_bits(np.ones(10), True)
+
+
+def test_empty_batches_and_bool_counts_are_refused():
+    W = np.zeros((3, 3))
+    with pytest.raises(ValueError, match="B >= 1"):
+        hopfield_recall(W, np.zeros((0, 3)))  # the old code returned an empty batch
+    with pytest.raises(ValueError, match="max_sweeps"):
+        hopfield_recall(W, [1, 1, 1], max_sweeps=True)
+    with pytest.raises(ValueError, match="n_epochs"):
+        hebbian_train(np.ones((2, 2)), [1.0, 0.0], 0.1, n_epochs=1.5)
+
+
+def test_capacity_checks_its_arguments_before_drawing_patterns():
+    with pytest.raises(ValueError, match="alphas must be finite"):
+        hopfield_capacity(20, [0.1, np.nan])  # old: "cannot convert float NaN to integer"
+    with pytest.raises(ValueError, match="n_units must be an integer >= 2"):
+        hopfield_capacity(20.5, [0.1])  # old: a TypeError from numpy
+    with pytest.raises(ValueError, match="device must name a torch device"):
+        hopfield_capacity(20, [0.1], device="gpu0")  # old: torch's RuntimeError
+
+
+def test_glyph_names_must_be_a_string():
+    with pytest.raises(ValueError, match="names must be letters"):
+        glyph_patterns(5)  # old: TypeError, int is not iterable
+
+
+# ------------------------------------------------------------------ every public function: bad input -> ValueError
+
+_W = hopfield_store([[1, -1, 1, -1]])
+_BAD_CALLS = [
+    (lambda: oja_update([1.0, 0.0], [1.0, 0.0, 0.0], 0.1), "shape \\(2,\\)"),
+    (lambda: oja_update([1.0, 0.0], [1.0, 0.0], -0.1), "eta must be"),
+    (lambda: oja_update([1.0, 0.0], [1.0, 0.0], "0.1"), "eta must be"),
+    (lambda: oja_update([], [], 0.1), "w must not be empty"),
+    (lambda: hebbian_update([[1.0, 0.0]], [1.0, 0.0], 0.1), "w must have shape"),
+    (lambda: hebbian_update([1.0, 0.0], [True, False], 0.1), "x must hold real numbers"),
+    (lambda: hebbian_update([1.0, 0.0], [1.0, 0.0], np.inf), "eta must be"),
+    (lambda: hebbian_train([1.0, 2.0], [1.0], 0.1), "X must have shape \\(N, I\\)"),
+    (lambda: hebbian_train(np.zeros((0, 2)), [1.0, 0.0], 0.1), "X must have shape \\(N, I\\)"),
+    (lambda: hebbian_train(np.ones((2, 2)), [1.0, 0.0, 0.0], 0.1), "w_init must have shape \\(2,\\)"),
+    (lambda: oja_train(np.ones((2, 2)), [1.0, 0.0], 0.1, n_epochs=0), "n_epochs"),
+    (lambda: oja_train([[1.0, np.nan]], [1.0, 0.0], 0.1), "X must be finite"),
+    (lambda: hopfield_store([[1, 0, -1]]), "only -1 and \\+1"),
+    (lambda: hopfield_store([[1.0, 0.5, -1]]), "only -1 and \\+1"),
+    (lambda: hopfield_store([1, -1, 1]), "shape \\(P, N\\)"),
+    (lambda: hopfield_store(np.zeros((0, 3))), "shape \\(P, N\\)"),
+    (lambda: hopfield_store([["+", "-"]]), "patterns must hold real numbers"),
+    (lambda: hopfield_energy(np.zeros((3, 3)), [1, -1]), "shape \\(3,\\)"),
+    (lambda: hopfield_energy(np.zeros((0, 0)), []), "square matrix"),
+    (lambda: hopfield_recall(np.zeros((3, 3)), [1, -1], order=[0, 1, 2]), "shape \\(3,\\)"),
+    (lambda: hopfield_recall(np.zeros((3, 3)), [1, -1, 1], order=[0, 0, 1]), "permutation"),
+    (lambda: hopfield_recall(np.zeros((3, 3)), [1, -1, 1], order=[0.0, 1.0, 2.0]), "order must hold integers"),
+    (lambda: hopfield_recall(np.zeros((3, 3)), [1, -1, 1], order=[True, False, True]), "order must hold integers"),
+    (lambda: hopfield_recall(np.zeros((3, 2)), [1, -1], order=[0, 1]), "square"),
+    (lambda: hopfield_recall(_W, [1, -1, 1, 0.5]), "only -1 and \\+1"),
+    (lambda: hopfield_recall(_W, [1, -1, 1, 1], max_sweeps=0), "max_sweeps"),
+    (lambda: hopfield_recall(_W, [1, -1, 1, 1], seed=-2), "seed must be"),
+    (lambda: hopfield_recall(_W, [1, -1, 1, 1], seed="a"), "seed must be"),
+    (lambda: hopfield_recall_trace(_W, [[1, -1, 1, 1]]), "one state"),
+    (lambda: hopfield_recall_trace(_W, "abcd"), "s must be an array"),
+    (lambda: flip_bits(np.ones(4), 5), "n_flip"),
+    (lambda: flip_bits(np.ones(4), -1), "n_flip"),
+    (lambda: flip_bits(np.ones((2, 2)), 1), "s must have shape \\(N,\\)"),
+    (lambda: flip_bits(np.ones(4), 1, seed=2.0), "seed must be"),
+    (lambda: hopfield_capacity(1, [0.1]), "n_units"),
+    (lambda: hopfield_capacity(20, []), "alphas must not be empty"),
+    (lambda: hopfield_capacity(20, [0.1, -0.1]), "alphas must all be > 0"),
+    (lambda: hopfield_capacity(20, [[0.1]]), "alphas must be 1-dimensional"),
+    (lambda: hopfield_capacity(20, [0.1], n_trials=0), "n_trials"),
+    (lambda: hopfield_capacity(20, [0.1], max_sweeps=2.0), "max_sweeps"),
+    (lambda: hopfield_capacity(20, [0.1], seed=None, device=3), "device must be"),
+    (lambda: glyph_patterns("TQ"), "letters from"),
+    (lambda: glyph_patterns(""), "letters from"),
+]
+
+
+@pytest.mark.parametrize("call, message", _BAD_CALLS)
 def test_invalid_inputs_raise_value_errors_naming_what_was_expected(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+@pytest.mark.parametrize("kwargs", [dict(n_units=1.5, alphas=[0.1]), dict(n_units=10, alphas=[np.inf]),
+                                    dict(n_units=10, alphas=[0.1], n_trials=True),
+                                    dict(n_units=10, alphas=[0.1], seed=-1)])
+def test_numpy_and_torch_recall_paths_reject_the_same_inputs(kwargs):
+    messages = []
+    for device in (None, "cpu"):
+        with pytest.raises(ValueError) as info:
+            hopfield_capacity(**kwargs, device=device)
+        messages.append(str(info.value))
+    assert messages[0] == messages[1]

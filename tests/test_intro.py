@@ -231,6 +231,158 @@ def test_matmul_benchmark_validates_inputs():
             intro.matmul_benchmark(4, device="cuda")
 
 
+# ---------------------------------------------------------------------------------------------- regressions
+# Each test below failed on the code before issue 7.
+
+
+def _brute_force_kernel(X, C, sigma):
+    """exp(-sum_j (x_j - c_j)^2 / sigma^2), one pair at a time, with an exactly rounded sum."""
+    return np.array([[math.exp(-math.fsum((float(a) - float(b)) ** 2 for a, b in zip(x, c)) / sigma**2)
+                      for c in C] for x in X])
+
+
+@pytest.mark.parametrize("offset", [1e4, 1e5, 1e6, 1e7, 1e8])
+def test_gaussian_kernel_keeps_its_digits_far_from_the_origin(offset):
+    rng = np.random.default_rng(0)
+    X = offset + rng.uniform(-1, 1, size=(6, 3))
+    C = offset + rng.uniform(-1, 1, size=(5, 3))
+    # The old ||x||^2 + ||c||^2 - 2 x.c gave K = 1 (or garbage) for every pair at offset 1e8.
+    np.testing.assert_allclose(intro.gaussian_kernel(X, C, 0.8), _brute_force_kernel(X, C, 0.8), rtol=1e-12)
+
+
+def test_gaussian_kernel_extreme_widths_give_the_limits_not_nan():
+    z = np.zeros((1, 2))
+    np.testing.assert_array_equal(intro.gaussian_kernel(z, z, 1e-200), [[1.0]])  # old: 0 / 0 = nan
+    np.testing.assert_array_equal(intro.gaussian_kernel(z, z + 1, 1e-200), [[0.0]])
+    np.testing.assert_array_equal(intro.gaussian_kernel(z, z + 1, 1e200), [[1.0]])
+    centres, alpha, bias = intro.parity_kernel_machine(3, sigma=1e-200)  # old: ZeroDivisionError
+    assert bias == -0.5
+    assert intro.parity_kernel_machine(3, sigma=1e200)[2] == -4.0  # old: OverflowError in sigma**2
+
+
+def test_kernel_functions_validate_their_arrays():
+    centres, alpha, bias = intro.parity_kernel_machine(3)
+    with pytest.raises(ValueError, match=r"centres must be 2-dimensional"):
+        intro.kernel_machine_decision(np.zeros((2, 3)), centres.tolist()[0], alpha, bias)  # old: AttributeError
+    with pytest.raises(ValueError, match=r"alpha must have shape \(4,\)"):
+        intro.kernel_machine_decision(np.zeros((2, 3)), centres, alpha[:3], bias)
+    with pytest.raises(ValueError, match="X must be finite"):
+        intro.gaussian_kernel([[np.nan, 0.0]], [[0.0, 0.0]], 1.0)  # old: a NaN kernel value
+    with pytest.raises(ValueError, match="sigma"):
+        intro.gaussian_kernel([[0.0, 0.0]], [[0.0, 0.0]], -1.0)  # old: exp(-d / 1) as if sigma = 1
+    with pytest.raises(ValueError, match=r"X must have shape \(N, 2\)"):
+        intro.gaussian_kernel([[0.0, 0.0, 0.0]], [[0.0, 0.0]], 1.0)
+
+
+def test_train_parity_mlp_reports_the_parameters_of_the_nets_it_trained():
+    run = intro.train_parity_mlp((np.int64(5), 3), n_bits=4, steps=2, seeds=(1,))
+    torch.manual_seed(1)
+    nets = [nn.Linear(4, 5), nn.Linear(5, 3), nn.Linear(3, 1)]
+    assert run["n_params"] == sum(p.numel() for net in nets for p in net.parameters())
+    assert type(run["n_params"]) is int and run["hidden"] == (5, 3)
+    with pytest.raises(ValueError, match="hidden"):
+        intro.train_parity_mlp((2.5,), n_bits=3, steps=1)  # old: a net of width 2 reported 13.5 parameters
+
+
+def test_train_parity_mlp_names_the_argument_that_is_wrong():
+    with pytest.raises(ValueError, match="^n_bits must be"):
+        intro.train_parity_mlp((4,), n_bits=13, steps=1)  # old: "d must be ..."
+    with pytest.raises(ValueError, match="steps"):
+        intro.train_parity_mlp((4,), n_bits=3, steps=-1)  # old: numpy's "negative dimensions"
+    with pytest.raises(ValueError, match="learning_rate"):
+        intro.train_parity_mlp((4,), n_bits=3, steps=1, learning_rate=float("nan"))
+    with pytest.raises(ValueError, match="seeds"):
+        intro.train_parity_mlp((4,), n_bits=3, steps=1, seeds=0)  # old: TypeError, len() of an int
+    with pytest.raises(ValueError, match="d_max"):
+        intro.plot_circuit_sizes(d=4, d_max=17)  # old: "d must be an integer in [2, 16], got 17"
+
+
+def test_circuit_depth_follows_the_wires_not_the_layer_count():
+    # Layer 1 ORs the inputs, layer 2 NANDs them, layer 3 reads only the inputs: the output (last unit)
+    # sits on a path of one unit, whatever the two layers before it do.
+    layers = ((np.array([[1.0, 1.0]]), np.array([-0.5])),
+              (np.array([[-1.0, -1.0, 0.0]]), np.array([1.5])),
+              (np.array([[1.0, 1.0, 0.0, 0.0]]), np.array([-1.5])))
+    circuit = intro.ThresholdCircuit(2, layers)
+    assert intro.circuit_depth(circuit) == 1  # old: 3
+    np.testing.assert_array_equal(circuit(np.array([[0, 0], [0, 1], [1, 0], [1, 1]])), [0, 0, 0, 1])
+
+
+def test_threshold_circuit_checks_and_copies_its_layers():
+    W, b = np.array([[1.0, 1.0]]), np.array([-1.5])
+    circuit = intro.ThresholdCircuit(2, ((W, b),))
+    W[0, 0] = -5.0  # changing the caller's array must not change the circuit
+    np.testing.assert_array_equal(circuit(np.array([[1.0, 1.0]])), [1])
+    with pytest.raises(ValueError, match=r"layers\[0\] W must have shape \(1, 3\)"):
+        intro.ThresholdCircuit(3, ((W, b),))
+    with pytest.raises(ValueError, match="layers must be a non-empty"):
+        intro.ThresholdCircuit(2, ())
+    with pytest.raises(ValueError, match="X must be finite"):
+        circuit(np.array([[np.nan, 1.0]]))  # old: nan > 0 is False, so a silent 0
+    with pytest.raises(ValueError, match="X must hold real numbers"):
+        circuit(np.ones((1, 2), dtype=bool))
+    with pytest.raises(ValueError, match="circuit must be a ThresholdCircuit"):
+        intro.count_units(((W, b),))  # old: AttributeError
+
+
+def test_circuit_sizes_refuses_fractional_bit_counts():
+    with pytest.raises(ValueError, match="d_values"):
+        intro.circuit_sizes([2.7, 3])  # old: counted d = int(2.7) = 2
+    with pytest.raises(ValueError, match="d_values"):
+        intro.circuit_sizes(["3"])  # old: int("3") = 3
+
+
+def test_matmul_benchmark_rejects_what_torch_would_crash_on():
+    with pytest.raises(ValueError, match="n must be"):
+        intro.matmul_benchmark(True)  # old: ran with n = True
+    with pytest.raises(ValueError, match="dtype must be one of"):
+        intro.matmul_benchmark(4, dtype="int32")  # old: torch RuntimeError from randn
+    with pytest.raises(ValueError, match="dtype must be one of"):
+        intro.matmul_benchmark(4, dtype="double")  # old: AttributeError
+    with pytest.raises(ValueError, match="device must name a torch device"):
+        intro.matmul_benchmark(4, device="gpu")  # old: torch RuntimeError
+    with pytest.raises(ValueError, match="repeats"):
+        intro.matmul_benchmark(4, repeats=2.5)  # old: TypeError in range()
+
+
+def test_timeline_year_must_be_an_integer_not_a_bool():
+    with pytest.raises(ValueError, match="year"):
+        intro.timeline_until(True)  # old: the events with year <= 1
+    with pytest.raises(ValueError, match="kind must be one of"):
+        intro.Milestone(2000, "x", "invention", "key")
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: intro.all_binary_inputs(0), "d must be an integer >= 1"),
+    (lambda: intro.all_binary_inputs(21), "d must be an integer"),
+    (lambda: intro.parity_dnf_network(17), "d must be an integer"),
+    (lambda: intro.parity_kernel_machine(4, sigma=np.nan), "sigma"),
+    (lambda: intro.parity_kernel_machine(4, sigma=True), "sigma"),
+    (lambda: intro.kernel_machine_decision(np.zeros((1, 3)), np.zeros((2, 3)), np.ones(2), np.nan), "bias"),
+    (lambda: intro.kernel_machine_decision(np.zeros((0, 3)), np.zeros((2, 3)), np.ones(2), 0.0), "X must not be empty"),
+    (lambda: intro.gaussian_kernel(np.zeros((2, 2)), np.zeros((0, 2)), 1.0), "centres must not be empty"),
+    (lambda: intro.mlp_param_count(0, (3,)), "n_inputs"),
+    (lambda: intro.mlp_param_count(4, 3), "hidden must be a sequence"),
+    (lambda: intro.mlp_param_count(4, (3, -1)), "hidden"),
+    (lambda: intro.mlp_param_count(4, (3,), n_outputs=1.0), "n_outputs"),
+    (lambda: intro.train_parity_mlp((4,), n_bits=3, steps=1, seeds=(-1,)), "seeds"),
+    (lambda: intro.train_parity_mlp((4,), n_bits=3, steps=1, seeds=(True,)), "seeds"),
+    (lambda: intro.circuit_depth("chain"), "circuit must be"),
+    (lambda: intro.circuit_sizes([]), "d_values"),
+    (lambda: intro.circuit_sizes(5), "d_values"),
+    (lambda: intro.plot_circuit_sizes(d=9, d_max=8), "d must be an integer"),
+    (lambda: intro.plot_timeline(until=1990.5), "year"),
+    (lambda: intro.plot_timeline(ax="left"), "ax must be None or a matplotlib Axes"),  # old: AttributeError
+    (lambda: intro.plot_circuit_sizes(ax=plt), "ax must be None or a matplotlib Axes"),
+    (lambda: intro.train_parity_mlp((4,), n_bits=3, steps=1, learning_rate=1e300), "learning_rate"),
+    (lambda: intro.ThresholdCircuit(0, ((np.zeros((1, 0)), np.zeros(1)),)), "n_inputs"),
+    (lambda: intro.ThresholdCircuit(2, ((np.zeros((1, 2)),),)), "pair"),
+])
+def test_invalid_inputs_raise_value_errors_naming_what_was_expected(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
 # ---------------------------------------------------------------------------------------------- timeline
 
 

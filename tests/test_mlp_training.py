@@ -130,3 +130,152 @@ def test_input_validation_of_the_mnist_helpers():
         train_mnist_mlp(np.zeros((3, 10)), np.zeros(3, dtype=int), np.zeros((3, 10)), np.zeros(3, dtype=int))
     with pytest.raises(ValueError, match="epochs"):
         train_numpy_mlp(np.zeros((3, 2)), np.zeros(3, dtype=int), [2, 2], epochs=0)
+
+
+# --- regressions: silent wrong answers found by probing ---------------------------------------------
+
+def test_validation_labels_of_shape_n_by_1_are_refused_instead_of_broadcast():
+    X, y = make_moons(20, seed=0)
+    # (N,) == (N, 1) broadcasts to (N, N): the old val_acc was a meaningless fraction of that matrix
+    with pytest.raises(ValueError, match=r"y_val must have shape \(20,\)"):
+        train_numpy_mlp(X, y, [2, 4, 2], epochs=1, X_val=X, y_val=y[:, None])
+    with pytest.raises(ValueError, match="both X_val and y_val"):
+        train_numpy_mlp(X, y, [2, 4, 2], epochs=1, X_val=X)
+
+
+def test_one_output_bce_training_accepts_n_targets_and_refuses_transposed_ones():
+    X, y = make_moons(40, noise=0.1, seed=0)
+    params, history = train_numpy_mlp(X, y.astype(float), [2, 8, 1], loss="bce", epochs=30, batch_size=8, lr=0.5,
+                                      X_val=X, y_val=y)
+    assert history["val_acc"][-1] >= 0.85 and params[-1][0].shape == (1, 8)
+    with pytest.raises(ValueError, match="shape of the outputs"):
+        train_numpy_mlp(X, np.stack([y, 1 - y]).astype(float), [2, 8, 2], loss="bce", epochs=1)
+
+
+def test_divergent_training_stops_with_a_clear_error_instead_of_nan_weights():
+    rng = np.random.default_rng(0)
+    X, t = rng.normal(size=(20, 2)), 10 * rng.normal(size=(20, 1))
+    with pytest.warns(RuntimeWarning), pytest.raises(ValueError, match="diverged.*smaller learning rate"):
+        train_numpy_mlp(X, t, [2, 8, 1], "relu", loss="mse", epochs=50, lr=5.0)
+
+
+def test_bad_training_settings_are_value_errors_not_zero_divisions():
+    X, y = make_moons(10, seed=0)
+    with pytest.raises(ValueError, match="batch_size"):
+        train_numpy_mlp(X, y, [2, 3, 2], batch_size=0)
+    with pytest.raises(ValueError, match=r"layer_sizes\[0\] must be the number of input features 2"):
+        train_numpy_mlp(X, y, [3, 3, 2])
+    with pytest.raises(ValueError, match="rng must be a numpy.random.Generator"):
+        minibatch_indices(5, 2, None)
+    with pytest.raises(ValueError, match="gamma"):
+        learning_rate("step", 50, 100, 0.1, gamma=3.0)  # a "drop" that triples the rate
+    with pytest.raises(ValueError, match="integer 0 <= step"):
+        learning_rate("cosine", 2.5, 10, 0.1)
+    with pytest.raises(ValueError, match="lr_min"):
+        learning_rate("cosine", 0, 10, 0.1, lr_min=0.2)
+
+
+def test_mnist_as_vectors_refuses_float_images_instead_of_dividing_them_again():
+    images = synthetic_digits(3, 0)[0]
+    np.testing.assert_array_equal(mnist_as_vectors(images), images.reshape(3, -1) / np.float32(255))
+    np.testing.assert_array_equal(mnist_as_vectors(images.astype(np.int64)), mnist_as_vectors(images))
+    np.testing.assert_array_equal(mnist_as_vectors(np.asfortranarray(images)), mnist_as_vectors(images))
+    with pytest.raises(ValueError, match="integer pixel values 0..255"):
+        mnist_as_vectors(images / 255.0)  # the old code returned values in [0, 1/255]
+    with pytest.raises(ValueError, match="0..255"):
+        mnist_as_vectors(images.astype(np.int64) * 2)
+    with pytest.raises(ValueError, match="integer pixel values"):
+        mnist_as_vectors(images > 100)
+
+
+def test_standardize_and_random_shift_refuse_settings_that_give_inf_or_a_reshape_error():
+    with pytest.raises(ValueError, match="std must be > 0"):
+        Standardize(np.zeros(784), np.zeros(784))  # border pixels of MNIST have std 0: x / 0 = inf
+    with pytest.raises(ValueError, match="statistics of 784 features"):
+        Standardize(np.zeros(784), 1.0)(torch.zeros(2, 100))
+    with pytest.raises(ValueError, match="max_shift"):
+        RandomShift(28)
+    with pytest.raises(ValueError, match=r"\(N, 784\)"):
+        RandomShift(1)(torch.zeros(2, 100))
+
+
+def test_train_mnist_mlp_wants_pixels_in_the_unit_interval_and_labels_0_to_9():
+    X, y = synthetic_digits(8, 0)
+    with pytest.raises(ValueError, match=r"pixel values in \[0, 1\]"):
+        train_mnist_mlp(X.reshape(8, -1).astype(float), y, mnist_as_vectors(X), y, epochs=1)
+    with pytest.raises(ValueError, match="class labels in 0..9"):
+        train_mnist_mlp(mnist_as_vectors(X), y + 10, mnist_as_vectors(X), y, epochs=1)
+    with pytest.raises(ValueError, match="epochs"):
+        train_full_mnist(epochs=0, data=(X, y, X, y))  # checked before any download
+
+
+# --- every public function refuses bad input with a ValueError ----------------------------------------
+
+from dlcourse import mlp_training  # noqa: E402
+from dlcourse.mlp_training import mnist_mlp  # noqa: E402
+
+XM, YM = make_moons(12, seed=0)
+IMAGES, DIGITS = synthetic_digits(8, 0)
+PIXELS = mnist_as_vectors(IMAGES)
+NOT_ARRAYS = [None, ["a", "b"], "text"]
+BAD_SIZE = [0, -1, True, 2.5, None, "3"]
+BAD_POSITIVE = [0.0, -1.0, np.nan, np.inf, True, None, "1"]
+BAD_FLAG = [1, "yes", None]
+FAST = dict(hidden=(4,), epochs=1, batch_size=8)
+
+TABLE = {
+    "learning_rate": (learning_rate, dict(schedule="cosine", step=3, total_steps=10, lr0=0.1),
+                      dict(schedule=["linear", None, ["cosine"]], step=[-1, 11, True, 1.0, None],
+                           total_steps=BAD_SIZE, lr0=BAD_POSITIVE, gamma=[0.0, 1.5, np.nan, True],
+                           n_drops=[-1, 1.5, None], final_ratio=[0.0, 2.0, np.nan], lr_min=[-0.1, 0.2, np.nan])),
+    "minibatch_indices": (minibatch_indices, dict(n=10, batch_size=3, rng=np.random.default_rng(0)),
+                          dict(n=BAD_SIZE, batch_size=BAD_SIZE, rng=[None, 0, np.random.RandomState(0)])),
+    "train_numpy_mlp": (train_numpy_mlp, dict(X=XM, targets=YM, layer_sizes=[2, 3, 2], epochs=1, batch_size=4),
+                        dict(X=NOT_ARRAYS + [XM > 0, np.full((12, 2), np.nan), XM[:, 0], XM[:0]],
+                             targets=NOT_ARRAYS + [YM > 0, YM[:, None], YM + 2, YM[:5], YM.astype(float)],
+                             layer_sizes=[[2], [2, 0, 2], [3, 2], None], activation=["swish", None],
+                             loss=["hinge", None], epochs=BAD_SIZE, batch_size=BAD_SIZE, lr=BAD_POSITIVE,
+                             schedule=["linear", None], seed=[-1, 1.5, None], X_val=[XM[:, :1], np.ones((0, 2))],
+                             y_val=[YM[:3], YM + 5], record_steps=BAD_FLAG)),
+    "Standardize": (Standardize, dict(mean=0.0, std=1.0),
+                    dict(mean=NOT_ARRAYS + [np.nan, True], std=[0.0, -1.0, np.nan, np.zeros(3), None, np.ones(0)])),
+    "RandomShift": (RandomShift, dict(max_shift=1, side=28), dict(max_shift=[-1, 28, 1.5, True, None],
+                                                                  side=BAD_SIZE)),
+    "mnist_mlp": (mnist_mlp, dict(hidden=(8,)), dict(hidden=[(0,), (-4,), (2.5,), None, "8"], mean=[np.nan, None],
+                                                      std=[0.0, np.nan], max_shift=[-1, 28, None])),
+    "train_mnist_mlp": (train_mnist_mlp, dict(X_train=PIXELS, y_train=DIGITS, X_test=PIXELS, y_test=DIGITS, **FAST),
+                        dict(X_train=NOT_ARRAYS + [PIXELS > 0, PIXELS * 255, PIXELS[:, :100], np.ones((0, 784))],
+                             y_train=[DIGITS[:3], DIGITS + 10, DIGITS > 3, DIGITS.astype(float)],
+                             X_test=[PIXELS[:, :10], np.full((2, 784), np.nan)], y_test=[DIGITS[:2], None],
+                             hidden=[(0,), None], epochs=BAD_SIZE, lr=BAD_POSITIVE,
+                             momentum=[-0.1, 1.0, np.nan, None], batch_size=BAD_SIZE, max_shift=[-1, 28],
+                             seed=[-1, None], device=["gpu0", 3], progress=BAD_FLAG)),
+    "mnist_as_vectors": (mnist_as_vectors, dict(images=IMAGES),
+                         dict(images=NOT_ARRAYS + [IMAGES > 0, IMAGES / 255.0, IMAGES.reshape(8, -1),
+                                                   IMAGES[:, :27], IMAGES.astype(int) - 1, IMAGES[:0]])),
+    "train_full_mnist": (train_full_mnist, dict(data=(IMAGES, DIGITS, IMAGES, DIGITS), progress=False, **FAST),
+                         dict(data=[(IMAGES, DIGITS), "mnist", (PIXELS, DIGITS, PIXELS, DIGITS),
+                                    (IMAGES, DIGITS + 10, IMAGES, DIGITS)],
+                              epochs=BAD_SIZE, hidden=[(0,), None], batch_size=BAD_SIZE, lr=BAD_POSITIVE,
+                              seed=[-1, None], device=["gpu0"], progress=BAD_FLAG)),
+}
+
+
+def test_the_bad_input_table_covers_every_public_function_and_class():
+    public = {name for name, obj in vars(mlp_training).items() if not name.startswith("_") and callable(obj)
+              and getattr(obj, "__module__", None) == mlp_training.__name__}
+    assert set(TABLE) == public
+
+
+@pytest.mark.parametrize("name", sorted(TABLE))
+def test_the_table_calls_are_valid_without_the_bad_value(name):
+    function, kwargs, _ = TABLE[name]
+    function(**kwargs)
+
+
+@pytest.mark.parametrize("name, arg, bad", [(name, arg, bad) for name, (_, _, bads) in sorted(TABLE.items())
+                                            for arg, values in bads.items() for bad in values])
+def test_bad_input_raises_value_error(name, arg, bad):
+    function, kwargs, _ = TABLE[name]
+    with pytest.raises(ValueError):
+        function(**{**kwargs, arg: bad})

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from dlcourse.perceptron import (
+    PerceptronHistory,
     TorchPerceptron,
     add_product_feature,
     logic_gate,
@@ -64,7 +65,7 @@ def test_neuron_fires_only_when_the_weighted_sum_is_strictly_positive():
 
 
 def test_seed_or_weights_compute_and_on_plus_minus_one_inputs():
-    # Seed 001 gives w0 = -1/2, w1 = w2 = 1 for OR: right for {0, 1} inputs, AND for {-1, +1} inputs.
+    # Didoni (2022) gives w0 = -1/2, w1 = w2 = 1 for OR: right for {0, 1} inputs, AND for {-1, +1} inputs.
     w = np.array([-0.5, 1.0, 1.0])
     X01, t_or = logic_gate("OR")
     np.testing.assert_array_equal(perceptron_predict(X01, w), t_or)
@@ -178,20 +179,166 @@ def test_perceptron_converges_with_mistakes_within_novikoff_bound(dim, margin, s
     assert history.mistakes.sum() <= bound
 
 
-@pytest.mark.parametrize(
-    "call, message",
-    [
-        (lambda: perceptron_train([[0, 1], [1, 0]], [1, 0]), "only -1 and \\+1"),
-        (lambda: perceptron_train([[0, 1], [1, 0]], [1, -1, 1]), "shape \\(2,\\)"),
-        (lambda: perceptron_train([0, 1, 1], [1, -1, 1]), "shape \\(N, I\\)"),
-        (lambda: perceptron_train([[0, 1]], [1], eta=0.0), "eta must be a positive"),
-        (lambda: perceptron_train([[0, 1]], [1], max_epochs=0), "max_epochs"),
-        (lambda: perceptron_train([[0, 1]], [1], w_init=[0.0, 1.0]), "shape \\(3,\\)"),
-        (lambda: perceptron_predict([[0, 1]], [1.0, 2.0]), "shape \\(3,\\)"),
-        (lambda: logic_gate("XNOR"), "gate must be one of"),
-        (lambda: add_product_feature([[0, 1, 1]]), "shape \\(N, 2\\)"),
-    ],
-)
+def test_twin_weight_vectors_are_fresh_copies():
+    X, t = logic_gate("AND")
+    w_init = np.array([0.5, -1.0, 1.0])
+    for train in (perceptron_train, perceptron_train_torch):
+        w, _ = train(X, t, w_init=w_init)
+        np.testing.assert_array_equal(w_init, [0.5, -1.0, 1.0])  # the caller's start is untouched
+        w[:] = 7.0
+        np.testing.assert_array_equal(w_init, [0.5, -1.0, 1.0])
+
+
+# ------------------------------------------------------------------ regressions: each failed on the old code
+
+
+def test_bool_targets_are_refused_not_read_as_plus_one():
+    # The old check np.isin(t, (-1, 1)) let True through as +1 and False failed with a wrong message.
+    X, t = logic_gate("OR")
+    with pytest.raises(ValueError, match="t must hold real numbers"):
+        perceptron_train(X, t > 0)
+    with pytest.raises(ValueError, match="X must hold real numbers"):
+        perceptron_predict(X.astype(bool), np.zeros(3))
+
+
+def test_nan_weights_are_refused_not_answered_with_minus_one():
+    X, _ = logic_gate("OR")
+    with pytest.raises(ValueError, match="w must be finite"):
+        perceptron_predict(X, [np.nan, 1.0, 1.0])
+    with pytest.raises(ValueError, match="w_init must be finite"):
+        perceptron_train(X, logic_gate("OR")[1], w_init=[0.0, np.inf, 0.0])
+    with pytest.raises(ValueError, match="hidden_weights must be finite"):
+        threshold_network_predict(X, [[np.nan, 1.0, 1.0]], [0.0, 1.0])
+
+
+def test_novikoff_bound_refuses_a_nan_teacher_and_ignores_its_scale():
+    X, t = [[1.0, 0.0], [-1.0, 0.0]], [1, -1]
+    with pytest.raises(ValueError, match="u must be finite"):
+        novikoff_bound(X, t, [np.nan, 1.0, 0.0])  # the old code returned (R, nan, nan)
+    for scale in (1e-200, 1.0, 1e200):  # ||u|| under- or overflowed in the old code
+        radius, gamma, bound = novikoff_bound(X, t, [0.0, scale, 0.0])
+        assert (radius, gamma, bound) == pytest.approx((np.sqrt(2), 1.0, 2.0))
+
+
+def test_an_overflowing_weighted_sum_is_an_error_not_a_silent_minus_one():
+    with pytest.raises(ValueError, match="overflowed"):
+        perceptron_predict([[1e300, -1e300]], [0.0, 1e300, 1e300])  # inf - inf = nan: the old answer was -1
+
+
+def test_gate_error_names_the_parameter_it_has():
+    with pytest.raises(ValueError, match="^name must be one of"):
+        logic_gate("XNOR")
+
+
+def test_counts_and_rates_must_be_numbers_not_bools_or_fractions():
+    X, t = logic_gate("OR")
+    for kwargs in ({"eta": True}, {"max_epochs": True}, {"max_epochs": 2.5}, {"eta": "1"}):
+        with pytest.raises(ValueError, match="eta|max_epochs"):
+            perceptron_train(X, t, **kwargs)  # True was eta = 1; 2.5 epochs ran int(2.5) = 2 or crashed
+
+
+def test_threshold_network_checks_the_output_weights_and_the_hidden_count():
+    X, _ = logic_gate("XOR")
+    with pytest.raises(ValueError, match=r"output_weights must have shape \(3,\)"):
+        threshold_network_predict(X, np.zeros((2, 3)), [0.0, 1.0])
+    with pytest.raises(ValueError, match="J >= 1"):
+        threshold_network_predict(X, np.zeros((0, 3)), [0.0])  # old: numpy's "need at least one array"
+
+
+def test_torch_perceptron_takes_float32_tensors_and_arrays_and_checks_widths():
+    model = TorchPerceptron(2, w_init=[-0.5, 1.0, 1.0])
+    X, t_or = logic_gate("OR")
+    for x in (torch.tensor(X, dtype=torch.float32), X.tolist(), np.asfortranarray(X)):
+        np.testing.assert_array_equal(model(x).numpy(), t_or)  # float32 raised a dtype RuntimeError
+    with pytest.raises(ValueError, match=r"x must have shape \(N, 2\)"):
+        model(torch.zeros(3, 4, dtype=torch.float64))
+    with pytest.raises(ValueError, match="x must be finite"):
+        model(torch.tensor([[np.nan, 0.0]]))
+    with pytest.raises(ValueError, match="x must hold real numbers"):
+        model(torch.ones(1, 2, dtype=torch.bool))
+    with pytest.raises(ValueError, match="n_inputs must be an integer >= 1"):
+        TorchPerceptron(-1)  # old: torch's RuntimeError about a negative dimension
+
+
+def test_perceptron_history_checks_its_fields():
+    with pytest.raises(ValueError, match="one row more"):
+        PerceptronHistory(np.zeros((2, 3)), np.array([1, 0]))
+    with pytest.raises(ValueError, match="mistakes must hold integers"):
+        PerceptronHistory(np.zeros((3, 3)), np.array([1.5, 0.0]))
+    assert PerceptronHistory(np.zeros((3, 3)), [2, 0]).converged
+
+
+# ------------------------------------------------------------------ every public function: bad input -> ValueError
+
+_X, _T = logic_gate("OR")
+_BAD_CALLS = [
+    (lambda: perceptron_train([[0, 1], [1, 0]], [1, 0]), "only -1 and \\+1"),
+    (lambda: perceptron_train([[0, 1], [1, 0]], [1.0, 0.5]), "only -1 and \\+1"),
+    (lambda: perceptron_train([[0, 1], [1, 0]], [1, -1, 1]), "shape \\(2,\\)"),
+    (lambda: perceptron_train([0, 1, 1], [1, -1, 1]), "shape \\(N, I\\)"),
+    (lambda: perceptron_train(np.zeros((0, 2)), []), "shape \\(N, I\\)"),
+    (lambda: perceptron_train([[0, 1]], [1], eta=0.0), "eta must be a finite number > 0"),
+    (lambda: perceptron_train([[0, 1]], [1], eta=-1.0), "eta must be"),
+    (lambda: perceptron_train([[0, 1]], [1], eta=np.nan), "eta must be"),
+    (lambda: perceptron_train([[0, 1]], [1], max_epochs=0), "max_epochs"),
+    (lambda: perceptron_train([[0, 1]], [1], w_init=[0.0, 1.0]), "shape \\(3,\\)"),
+    (lambda: perceptron_train([["a", "b"]], [1]), "X must hold real numbers"),
+    (lambda: perceptron_train([[0, np.nan]], [1]), "X must be finite"),
+    (lambda: perceptron_history(_X, _T, max_epochs=-3), "max_epochs"),
+    (lambda: perceptron_history(_X, _T > 0), "t must hold real numbers"),
+    (lambda: perceptron_predict([[0, 1]], [1.0, 2.0]), "shape \\(3,\\)"),
+    (lambda: perceptron_predict([[0, 1]], None), "w must be an array"),
+    (lambda: with_bias([[1, 2], [3]]), "X must be an array"),
+    (lambda: with_bias(np.ones((2, 2), dtype=complex)), "X must hold real numbers"),
+    (lambda: logic_gate("XNOR"), "name must be one of"),
+    (lambda: logic_gate(["AND"]), "name must be one of"),
+    (lambda: add_product_feature([[0, 1, 1]]), "shape \\(N, 2\\)"),
+    (lambda: add_product_feature([[0, np.inf]]), "X must be finite"),
+    (lambda: novikoff_bound(_X, _T, np.zeros(3)), "non-zero"),
+    (lambda: novikoff_bound(_X, _T, [0.0, 1.0]), "u must have shape \\(3,\\)"),
+    (lambda: novikoff_bound(_X, _T[:3], [0.0, 1.0, 1.0]), "shape \\(4,\\)"),
+    (lambda: make_separable(0), "n must be an integer >= 1"),
+    (lambda: make_separable(10.5), "n must be an integer >= 1"),
+    (lambda: make_separable(10, dim=0), "dim must be"),
+    (lambda: make_separable(10, margin=1.0), "margin must be"),
+    (lambda: make_separable(10, margin=-0.1), "margin must be"),
+    (lambda: make_separable(10, margin=np.nan), "margin must be"),
+    (lambda: make_separable(10, seed=-1), "seed must be"),
+    (lambda: make_separable(10, seed=1.5), "seed must be"),
+    (lambda: threshold_network_predict(_X, np.zeros(3), [0.0, 1.0]), "hidden_weights must have shape"),
+    (lambda: threshold_network_predict(_X, np.zeros((1, 4)), [0.0, 1.0]), "hidden_weights must have shape"),
+    (lambda: TorchPerceptron(2.0), "n_inputs"),
+    (lambda: TorchPerceptron(2, w_init=[0.0, 1.0]), "w_init must have shape \\(3,\\)"),
+    (lambda: TorchPerceptron(2).weighted_sum(np.zeros((1, 3))), "x must have shape"),
+    (lambda: perceptron_train_torch(_X, _T, eta=-1.0), "eta must be"),
+    (lambda: perceptron_train_torch(_X, _T.astype(bool)), "t must hold real numbers"),
+]
+
+
+@pytest.mark.parametrize("call, message", _BAD_CALLS)
 def test_invalid_inputs_raise_value_errors_naming_what_was_expected(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+_BAD_TRAINING_ARGS = [
+    dict(X=[[0.0, 1.0]], t=[2]),
+    dict(X=[[0.0, 1.0]], t=[True]),
+    dict(X=[[0.0, np.nan]], t=[1]),
+    dict(X=np.zeros((1, 2), dtype=bool), t=[1]),
+    dict(X=[[0.0, 1.0]], t=[1], eta=0),
+    dict(X=[[0.0, 1.0]], t=[1], max_epochs=1.0),
+    dict(X=[[0.0, 1.0]], t=[1], w_init=[1.0, 2.0, np.inf]),
+    dict(X=[[0.0, 1.0]], t=[1], w_init=np.zeros(3, dtype=bool)),
+    dict(X=[[0.0, 1.0]], t=[[1]]),
+]
+
+
+@pytest.mark.parametrize("kwargs", _BAD_TRAINING_ARGS)
+def test_numpy_and_torch_twins_reject_the_same_inputs_with_the_same_message(kwargs):
+    messages = []
+    for train in (perceptron_train, perceptron_train_torch):
+        with pytest.raises(ValueError) as info:
+            train(**kwargs)
+        messages.append(str(info.value))
+    assert messages[0] == messages[1]

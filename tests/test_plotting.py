@@ -64,3 +64,104 @@ def test_explorer_draws_the_default_then_redraws_on_change():
     assert isinstance(box.children[1], widgets.Output)
     with pytest.raises(ValueError, match="value widget"):
         explorer(plot, a=3)
+
+
+# --- regressions ----------------------------------------------------------------------------------------
+
+def test_grey_images_share_one_scale_so_a_blank_panel_looks_blank():
+    images = np.stack([np.zeros((4, 4)), np.eye(4)])  # per-panel autoscaling drew the blank one mid-grey
+    fig = plotting.show_images(images)
+    limits = {ax.images[0].get_clim() for ax in fig.axes if ax.images}
+    assert limits == {(0.0, 1.0)}
+    plt.close(fig)
+    patterns = np.where(np.eye(4, dtype=bool), 1, -1)[None].repeat(2, axis=0)  # +-1 Hopfield patterns
+    patterns[1] = -1
+    fig = plotting.show_images(patterns)
+    assert {ax.images[0].get_clim() for ax in fig.axes if ax.images} == {(-1.0, 1.0)}
+    plt.close(fig)
+    fig = plotting.show_images(np.full((2, 3, 3), 7, dtype=np.uint8))
+    assert {ax.images[0].get_clim() for ax in fig.axes if ax.images} == {(0.0, 255.0)}
+    plt.close(fig)
+
+
+def test_show_images_refuses_colour_values_matplotlib_would_clip_and_bool_images():
+    with pytest.raises(ValueError, match=r"colour images must hold values in \[0, 1\]"):
+        plotting.show_images(np.full((1, 4, 4, 3), 3.0))
+    with pytest.raises(ValueError, match="bool"):
+        plotting.show_images(np.ones((2, 4, 4), bool))
+    with pytest.raises(ValueError, match="finite"):
+        plotting.show_images(np.full((2, 4, 4), np.nan))
+    with pytest.raises(ValueError, match="one label per image"):
+        plotting.show_images(np.zeros((2, 4, 4)), labels="ab")
+
+
+def test_plot_history_takes_one_metric_name_and_explains_a_dict_history():
+    fig = plotting.plot_history(History(train_loss=[1.0, 0.5]), metrics="loss")  # used to iterate 'l', 'o', ...
+    assert len(fig.axes) == 1
+    plt.close(fig)
+    with pytest.raises(ValueError, match="History"):
+        plotting.plot_history({"epoch_loss": [1.0]})
+    with pytest.raises(ValueError, match="same number of val_loss"):
+        plotting.plot_history(History(train_loss=[1.0, 0.5], val_loss=[1.0]), metrics="loss")
+
+
+def test_decision_grid_refuses_nan_predictions_and_accepts_boolean_decisions():
+    X = np.array([[0.0, 0.0], [1.0, 1.0]])
+    with pytest.raises(ValueError, match="finite"):
+        plotting.decision_grid(lambda g: np.full(len(g), np.nan), X, 3)
+    _, _, zz = plotting.decision_grid(lambda g: g[:, 0] > 0.5, X, 3, margin=0.0)
+    np.testing.assert_array_equal(zz, [[0, 0, 1]] * 3)
+
+
+# --- every public function refuses bad input with a ValueError ----------------------------------------
+
+XP, YP = np.array([[0.0, 0.0], [1.0, 1.0], [0.5, 0.2]]), np.array([0, 1, 1])
+NOT_ARRAYS = [None, ["a", "b"], "text"]
+
+
+def first_coordinate(grid):
+    return grid[:, 0]
+
+
+TABLE = {
+    "decision_grid": (plotting.decision_grid, dict(predict=first_coordinate, X=XP, resolution=3),
+                      dict(predict=[None, 3, lambda g: g, lambda g: np.full(len(g), np.inf), lambda g: "a"],
+                           X=NOT_ARRAYS + [XP > 0, XP[:, :1], np.ones((0, 2)), np.full((3, 2), np.nan),
+                              np.array([[-1e308, 0.0], [1e308, 1.0]])],
+                           resolution=[1, -5, 2.5, True, None], margin=[-1.0, np.nan, None])),
+    "plot_decision_boundary": (plotting.plot_decision_boundary, dict(predict=first_coordinate, X=XP, y=YP,
+                                                                     resolution=3),
+                               dict(predict=[None], X=NOT_ARRAYS + [XP.T, XP > 0], y=NOT_ARRAYS + [YP[:2], YP > 0],
+                                    ax=["ax", 3], resolution=[0, None], title=[3, ["t"]])),
+    "plot_history": (plotting.plot_history, dict(history=History(train_loss=[1.0], train_acc=[0.5])),
+                     dict(history=[None, {"train_loss": [1.0]}, History()], metrics=[(), ["loss", "f1"], None, 3],
+                          ax=["ax", [None, None]])),
+    "show_images": (plotting.show_images, dict(images=np.zeros((2, 4, 4))),
+                    dict(images=NOT_ARRAYS + [np.zeros((2, 4, 4), bool), np.zeros((2, 10)), np.zeros((0, 4, 4)),
+                                              np.zeros(5), np.zeros((2, 4, 4, 2)), np.full((2, 4, 4, 3), 300)],
+                         labels=["ab", [1], 3], ncols=[0, -1, 2.5, None], title=[3],
+                         value_range=[(1, 0), (0, np.nan), 5, (0,)])),
+}
+
+
+def test_the_bad_input_table_covers_every_public_function():
+    public = {name for name, obj in vars(plotting).items()
+              if not name.startswith("_") and callable(obj) and getattr(obj, "__module__", None) == plotting.__name__}
+    assert set(TABLE) == public
+
+
+@pytest.mark.parametrize("name", sorted(TABLE))
+def test_the_table_calls_are_valid_without_the_bad_value(name):
+    function, kwargs, _ = TABLE[name]
+    result = function(**kwargs)
+    if isinstance(result, plt.Figure):
+        plt.close(result)
+
+
+@pytest.mark.parametrize("name, arg, bad", [(name, arg, bad) for name, (_, _, bads) in sorted(TABLE.items())
+                                            for arg, values in bads.items() for bad in values])
+def test_bad_input_raises_value_error(name, arg, bad):
+    function, kwargs, _ = TABLE[name]
+    with pytest.raises(ValueError):
+        function(**{**kwargs, arg: bad})
+    plt.close("all")

@@ -14,6 +14,8 @@ import random
 
 import numpy as np
 
+from .validation import check_bool
+
 MODES = ("fast", "full")
 ENV_MODE = "DLCOURSE_MODE"
 
@@ -41,14 +43,24 @@ def is_full() -> bool:
     return get_mode() == "full"
 
 
-def get_device(prefer: str | None = None):
-    """Return the ``torch.device`` to train on: ``prefer`` if given, else CUDA when available, else CPU."""
+def get_device(prefer=None):
+    """Return the ``torch.device`` to train on: ``prefer`` if given, else CUDA when available, else CPU.
+
+    ``prefer``: None, a device name such as ``"cpu"`` or ``"cuda:0"``, or a ``torch.device``.
+    """
     import torch
 
     if prefer is not None:
-        device = torch.device(prefer)
+        if not isinstance(prefer, (str, torch.device)):
+            raise ValueError(f"device must be a name such as 'cpu' or 'cuda', or a torch.device, got {prefer!r}")
+        try:
+            device = torch.device(prefer)
+        except RuntimeError:
+            raise ValueError(f"device must be a name such as 'cpu', 'cuda' or 'cuda:0', got {prefer!r}") from None
         if device.type == "cuda" and not torch.cuda.is_available():
             raise ValueError(f"device {prefer!r} was requested but CUDA is not available")
+        if device.type == "mps" and not torch.backends.mps.is_available():
+            raise ValueError(f"device {prefer!r} was requested but MPS is not available")
         return device
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
@@ -61,7 +73,7 @@ def seed_everything(seed: int = 0, deterministic: bool = True) -> int:
     """
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or not 0 <= seed < 2**32:
         raise ValueError(f"seed must be an integer in [0, 2**32), got {seed!r}")
-    seed = int(seed)
+    seed, deterministic = int(seed), check_bool(deterministic, "deterministic")
     random.seed(seed)
     np.random.seed(seed)
     os.environ["PYTHONHASHSEED"] = str(seed)

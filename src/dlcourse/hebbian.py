@@ -14,76 +14,87 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .data.synthetic import _rng
+from .perceptron import _check_signs
+from .validation import as_float_array, as_int_array, check_int, check_non_negative, check_positive_int
+
 
 def _as_vector(v, name: str, size: int | None = None) -> np.ndarray:
-    v = np.asarray(v)
-    if v.dtype.kind not in "biuf" or v.ndim != 1 or (size is not None and v.shape != (size,)):
-        want = f"({size},)" if size is not None else "(I,)"
-        raise ValueError(f"{name} must be a numeric vector of shape {want}, got shape {v.shape}, dtype {v.dtype}")
-    return v.astype(np.float64)
+    return as_float_array(v, name, shape=(size,), allow_empty=False)
 
 
 def _check_step(w, x, eta) -> tuple[np.ndarray, np.ndarray, float]:
     w = _as_vector(w, "w")
     x = _as_vector(x, "x", w.shape[0])
-    if not np.isfinite(eta) or eta < 0:
-        raise ValueError(f"eta must be a non-negative number, got {eta!r}")
-    return w, x, float(eta)
+    return w, x, check_non_negative(eta, "eta")
 
 
-def hebbian_update(w, x, eta: float) -> np.ndarray:
-    """One step of Hebb's rule for a linear neuron: w + eta * y * x with y = w . x; w, x: (I,)."""
-    w, x, eta = _check_step(w, x, eta)
-    y = w @ x
-    return w + eta * y * x
+def _finite(w: np.ndarray, rule: str) -> np.ndarray:
+    if not np.all(np.isfinite(w)):
+        raise ValueError(f"{rule}: the weights overflowed float64; use a smaller eta (or fewer steps)")
+    return w
 
 
-def oja_update(w, x, eta: float) -> np.ndarray:
-    """One step of Oja's rule: w + eta * y * (x - y * w) with y = w . x; w, x: (I,).
+def _hebb_step(w: np.ndarray, x: np.ndarray, eta: float) -> np.ndarray:
+    return w + eta * (w @ x) * x
 
-    It is Hebb's step followed by renormalising w to unit length, expanded to first order in eta.
-    """
-    w, x, eta = _check_step(w, x, eta)
+
+def _oja_step(w: np.ndarray, x: np.ndarray, eta: float) -> np.ndarray:
     y = w @ x
     return w + eta * y * (x - y * w)
 
 
-def _train(update, X, w_init, eta: float, n_epochs: int) -> np.ndarray:
-    X = np.asarray(X, dtype=np.float64)
-    if X.ndim != 2:
-        raise ValueError(f"X must have shape (N, I), got {X.shape}")
+def hebbian_update(w, x, eta: float) -> np.ndarray:
+    """One step of Hebb's rule for a linear neuron: w + eta * y * x with y = w . x; w, x: (I,), eta >= 0."""
+    w, x, eta = _check_step(w, x, eta)
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _finite(_hebb_step(w, x, eta), "Hebb's rule")
+
+
+def oja_update(w, x, eta: float) -> np.ndarray:
+    """One step of Oja's rule: w + eta * y * (x - y * w) with y = w . x; w, x: (I,), eta >= 0.
+
+    For a unit-length w it is Hebb's step followed by renormalising w to unit length, expanded to
+    first order in eta.
+    """
+    w, x, eta = _check_step(w, x, eta)
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _finite(_oja_step(w, x, eta), "Oja's rule")
+
+
+def _train(step, rule: str, X, w_init, eta: float, n_epochs: int) -> np.ndarray:
+    X = as_float_array(X, "X")
+    if X.ndim != 2 or X.size == 0:
+        raise ValueError(f"X must have shape (N, I) with N, I >= 1, got shape {X.shape}")
     w = _as_vector(w_init, "w_init", X.shape[1])
-    if int(n_epochs) != n_epochs or n_epochs < 1:
-        raise ValueError(f"n_epochs must be an integer >= 1, got {n_epochs!r}")
-    history = [w]
-    for _ in range(int(n_epochs)):
-        for x in X:
-            w = update(w, x, eta)
-            history.append(w)
-    return np.array(history)
+    eta, n_epochs = check_non_negative(eta, "eta"), check_positive_int(n_epochs, "n_epochs")
+    history = np.empty((n_epochs * len(X) + 1, X.shape[1]))
+    history[0] = w
+    with np.errstate(over="ignore", invalid="ignore"):  # checked once at the end, not at every step
+        for k, x in enumerate(np.tile(X, (n_epochs, 1)), start=1):
+            history[k] = w = step(w, x, eta)
+    return _finite(history, rule)
 
 
 def hebbian_train(X, w_init, eta: float, n_epochs: int = 1) -> np.ndarray:
     """Apply :func:`hebbian_update` to the rows of X in order, ``n_epochs`` times.
 
     X: (N, I). Returns the weights before the first step and after every step: (n_epochs * N + 1, I).
+    ||w|| grows without bound; once it leaves the float64 range a ValueError says so.
     """
-    with np.errstate(over="ignore", invalid="ignore"):  # the blow-up is the lesson, not an error
-        return _train(hebbian_update, X, w_init, eta, n_epochs)
+    return _train(_hebb_step, "Hebb's rule", X, w_init, eta, n_epochs)
 
 
 def oja_train(X, w_init, eta: float, n_epochs: int = 1) -> np.ndarray:
     """Apply :func:`oja_update` to the rows of X in order; returns (n_epochs * N + 1, I) like :func:`hebbian_train`."""
-    return _train(oja_update, X, w_init, eta, n_epochs)
+    return _train(_oja_step, "Oja's rule", X, w_init, eta, n_epochs)
 
 
 def _as_patterns(patterns, name: str = "patterns") -> np.ndarray:
-    patterns = np.asarray(patterns)
-    if patterns.ndim != 2 or patterns.shape[0] == 0:
-        raise ValueError(f"{name} must have shape (P, N) with P >= 1, got {patterns.shape}")
-    if not np.all(np.isin(patterns, (-1, 1))):
-        raise ValueError(f"{name} must hold only -1 and +1, got values {np.unique(patterns)}")
-    return patterns.astype(np.float64)
+    patterns = as_float_array(patterns, name)
+    if patterns.ndim != 2 or patterns.size == 0:
+        raise ValueError(f"{name} must have shape (P, N) with P, N >= 1, got shape {patterns.shape}")
+    return _check_signs(patterns, name)
 
 
 def hopfield_store(patterns) -> np.ndarray:
@@ -96,19 +107,17 @@ def hopfield_store(patterns) -> np.ndarray:
 
 
 def _as_weights(W) -> np.ndarray:
-    W = np.asarray(W)
-    if W.dtype.kind not in "biuf" or W.ndim != 2 or W.shape[0] != W.shape[1]:
-        raise ValueError(f"W must be a square numeric matrix (N, N), got shape {W.shape}")
-    return W.astype(np.float64)
+    W = as_float_array(W, "W")
+    if W.ndim != 2 or W.shape[0] != W.shape[1] or W.size == 0:
+        raise ValueError(f"W must be a square matrix (N, N) with N >= 1, got shape {W.shape}")
+    return W
 
 
 def _as_states(s, n_units: int) -> np.ndarray:
-    s = np.asarray(s)
-    if s.ndim not in (1, 2) or s.shape[-1] != n_units:
-        raise ValueError(f"s must have shape ({n_units},) or (B, {n_units}), got {s.shape}")
-    if not np.all(np.isin(s, (-1, 1))):
-        raise ValueError(f"s must hold only -1 and +1, got values {np.unique(s)}")
-    return s.astype(np.float64)
+    s = as_float_array(s, "s")
+    if s.ndim not in (1, 2) or s.shape[-1] != n_units or s.size == 0:
+        raise ValueError(f"s must have shape ({n_units},) or (B, {n_units}) with B >= 1, got shape {s.shape}")
+    return _check_signs(s, "s")
 
 
 def hopfield_energy(W, s) -> np.ndarray | float:
@@ -120,10 +129,10 @@ def hopfield_energy(W, s) -> np.ndarray | float:
 
 
 def _as_order(order, n_units: int) -> np.ndarray:
-    order = np.asarray(order)
-    if order.shape != (n_units,) or order.dtype.kind not in "iu" or not np.array_equal(np.sort(order), np.arange(n_units)):
+    order = as_int_array(order, "order")
+    if order.shape != (n_units,) or not np.array_equal(np.sort(order), np.arange(n_units)):
         raise ValueError(f"order must be a permutation of 0..{n_units - 1} (integer array of shape ({n_units},)), "
-                         f"got shape {order.shape}, dtype {order.dtype}")
+                         f"got shape {order.shape}")
     return order
 
 
@@ -140,19 +149,20 @@ def _sweep(W: np.ndarray, S: np.ndarray, order: np.ndarray, energies: list | Non
     return changed
 
 
-def _recall(W, s, order, max_sweeps, seed, energies):
+def _recall(W, s, order, max_sweeps, seed, energies, single_only: bool = False):
     W = _as_weights(W)
     n_units = W.shape[0]
     S = _as_states(s, n_units)
+    if single_only and S.ndim != 1:
+        raise ValueError(f"s must have shape ({n_units},) (one state), got shape {S.shape}")
     single = S.ndim == 1
-    S = np.atleast_2d(S).copy()
-    if int(max_sweeps) != max_sweeps or max_sweeps < 1:
-        raise ValueError(f"max_sweeps must be an integer >= 1, got {max_sweeps!r}")
+    S = np.atleast_2d(S)  # a fresh array: the caller's s is never modified
+    max_sweeps = check_positive_int(max_sweeps, "max_sweeps")
     fixed = None if order is None else _as_order(order, n_units)
-    rng = np.random.default_rng(seed)
+    rng = _rng(seed)
     if energies is not None:
         energies.append(-0.5 * np.einsum("bi,ij,bj->b", S, W, S))
-    for _ in range(int(max_sweeps)):
+    for _ in range(max_sweeps):
         sweep_order = fixed if fixed is not None else rng.permutation(n_units)
         if not _sweep(W, S, sweep_order, energies):
             break  # a full sweep without a change: s is a fixed point
@@ -165,7 +175,8 @@ def hopfield_recall(W, s, order=None, max_sweeps: int = 100, seed=None) -> np.nd
     W: (N, N); s: (N,) or a batch (B, N) in {-1, +1}. One sweep updates every unit once, in ``order``
     (a permutation of 0..N-1 used in every sweep) or, when ``order`` is None, in a fresh random
     permutation drawn from ``seed`` (an int or a ``np.random.Generator``) each sweep. Stops after a
-    sweep that changes nothing, or after ``max_sweeps``. Returns the final state(s), same shape as s.
+    sweep that changes nothing, or after ``max_sweeps``. Returns the final state(s) as floats, same
+    shape as s; s itself is not modified.
     """
     return _recall(W, s, order, max_sweeps, seed, None)
 
@@ -173,23 +184,34 @@ def hopfield_recall(W, s, order=None, max_sweeps: int = 100, seed=None) -> np.nd
 def hopfield_recall_trace(W, s, order=None, max_sweeps: int = 100, seed=None) -> tuple[np.ndarray, np.ndarray]:
     """:func:`hopfield_recall` for one state s: (N,), also returning the energy before and after every
     single-unit update: (n_updates + 1,)."""
-    if np.ndim(s) != 1:
-        raise ValueError(f"s must have shape (N,), got {np.shape(s)}")
     energies: list = []
-    final = _recall(W, s, order, max_sweeps, seed, energies)
+    final = _recall(W, s, order, max_sweeps, seed, energies, single_only=True)
     return final, np.concatenate(energies)
 
 
 def flip_bits(s, n_flip: int, seed=None) -> np.ndarray:
-    """A copy of s: (N,) in {-1, +1} with ``n_flip`` distinct, randomly chosen entries negated."""
-    s = np.asarray(s)
-    if s.ndim != 1 or not 0 <= n_flip <= s.shape[0]:
-        raise ValueError(f"need s of shape (N,) and 0 <= n_flip <= N, got {s.shape} and {n_flip}")
-    s = _as_states(s, s.shape[0])
-    flipped = s.copy()
-    index = np.random.default_rng(seed).choice(s.shape[0], size=int(n_flip), replace=False)
-    flipped[index] *= -1
-    return flipped
+    """A float copy of s: (N,) in {-1, +1} with ``n_flip`` (0..N) distinct, randomly chosen entries negated."""
+    s = as_float_array(s, "s")
+    if s.ndim != 1 or s.size == 0:
+        raise ValueError(f"s must have shape (N,) with N >= 1, got shape {s.shape}")
+    _check_signs(s, "s")
+    n_flip = check_int(n_flip, "n_flip", minimum=0, maximum=len(s))
+    index = _rng(seed).choice(len(s), size=n_flip, replace=False)
+    s[index] *= -1  # s is already a fresh copy
+    return s
+
+
+def _torch_device(device) -> torch.device:
+    """``device`` as a ``torch.device``; an unknown name or a missing CUDA is a ValueError."""
+    if not isinstance(device, (str, torch.device)):
+        raise ValueError(f"device must be a str such as 'cpu' or 'cuda', or a torch.device, got {device!r}")
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise ValueError(f"device must name a torch device such as 'cpu' or 'cuda:0', got {device!r}") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} was requested but CUDA is not available")
+    return dev
 
 
 def _recall_torch(W: torch.Tensor, S: torch.Tensor, rng: np.random.Generator, max_sweeps: int) -> torch.Tensor:
@@ -216,11 +238,13 @@ def hopfield_capacity(n_units: int, alphas, n_trials: int = 1, max_sweeps: int =
     Returns (bit_error: mean fraction of wrong bits, exact: fraction of patterns recalled exactly),
     each (len(alphas),), averaged over ``n_trials`` pattern sets.
     """
-    alphas = np.asarray(alphas, dtype=np.float64)
-    if n_units < 2 or alphas.ndim != 1 or np.any(alphas <= 0) or n_trials < 1:
-        raise ValueError(f"need n_units >= 2, a 1-D array of alphas > 0 and n_trials >= 1, "
-                         f"got {n_units}, {alphas}, {n_trials}")
-    rng = np.random.default_rng(seed)
+    n_units = check_int(n_units, "n_units", minimum=2)
+    alphas = as_float_array(alphas, "alphas", ndim=1, allow_empty=False)
+    if np.any(alphas <= 0):
+        raise ValueError(f"alphas must all be > 0, got {alphas}")
+    n_trials, max_sweeps = check_positive_int(n_trials, "n_trials"), check_positive_int(max_sweeps, "max_sweeps")
+    rng = _rng(seed)
+    dev = None if device is None else _torch_device(device)
     bit_error, exact = np.zeros(len(alphas)), np.zeros(len(alphas))
     for k, alpha in enumerate(alphas):
         for _ in range(n_trials):
@@ -229,10 +253,10 @@ def hopfield_capacity(n_units: int, alphas, n_trials: int = 1, max_sweeps: int =
             # tie h_i = 0 is decided identically by NumPy and by any GPU.
             W = patterns.T @ patterns
             np.fill_diagonal(W, 0.0)
-            if device is None:
+            if dev is None:
                 final = hopfield_recall(W, patterns, max_sweeps=max_sweeps, seed=rng)
             else:
-                to = dict(device=device, dtype=torch.float64)
+                to = dict(device=dev, dtype=torch.float64)
                 final = _recall_torch(torch.tensor(W, **to), torch.tensor(patterns, **to), rng, max_sweeps).cpu().numpy()
             wrong = final != patterns  # (P, N)
             bit_error[k] += wrong.mean() / n_trials
@@ -254,7 +278,6 @@ GLYPHS = {
 
 def glyph_patterns(names: str = "TLXO") -> np.ndarray:
     """10 x 10 letter images as Hopfield patterns: (len(names), 100) with +1 for ink and -1 for paper."""
-    unknown = [c for c in names if c not in GLYPHS]
-    if unknown or not names:
+    if not isinstance(names, str) or not names or any(c not in GLYPHS for c in names):
         raise ValueError(f"names must be letters from {''.join(GLYPHS)}, got {names!r}")
     return np.array([[1.0 if ch == "#" else -1.0 for row in GLYPHS[c] for ch in row] for c in names])

@@ -1,7 +1,7 @@
 """Chapter 2: training an MLP by gradient descent, learning-rate schedules, and the MNIST recipes.
 
-Vocabulary (seed 001, 3.2.3): an *iteration* (step) updates the weights once, from the gradient of
-the cost on one batch; an *epoch* is one full pass over the training set. Batch gradient descent uses
+Vocabulary (Didoni 2022, sec. 3.2.3): an *iteration* (step) updates the weights once, from the gradient
+of the cost on one batch; an *epoch* is one full pass over the training set. Batch gradient descent uses
 all N examples per step (1 step per epoch), stochastic gradient descent one example (N steps per epoch),
 mini-batch gradient descent B examples (ceil(N / B) steps per epoch).
 """
@@ -14,7 +14,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from .mlp import Params, init_mlp, loss_and_output_delta, mlp_backward, mlp_forward, mlp_predict
+from .activations import _as_real
+from .mlp import (Params, _as_batch, _as_sizes, _as_targets, _backward, _forward, _loss_and_delta, _predict,
+                  init_mlp)
+from .validation import (as_array, check_bool, as_float_array, as_labels, check_choice, check_float, check_int,
+                         check_positive, check_positive_int)
 
 SCHEDULES = ("constant", "step", "exponential", "cosine")
 
@@ -25,18 +29,23 @@ def learning_rate(schedule: str, step: int, total_steps: int, lr0: float, gamma:
 
     * "constant":    eta_k = eta_0
     * "step":        eta_k = eta_0 gamma^floor(k / s), with s = ceil(T / (n_drops + 1)): n_drops drops
-    * "exponential": eta_k = eta_0 e^{-lambda k}, lambda = -ln(final_ratio) / T (seed 002, 2.3)
+    * "exponential": eta_k = eta_0 e^{-lambda k}, lambda = -ln(final_ratio) / T (Barcelo Ordinas et al. 2024)
     * "cosine":      eta_k = eta_min + (eta_0 - eta_min) (1 + cos(pi k / T)) / 2
+
+    Every schedule decays: 0 < gamma <= 1, 0 < final_ratio <= 1 and 0 <= lr_min <= lr0.
     """
-    if schedule not in SCHEDULES:
-        raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
-    if total_steps < 1 or not 0 <= step <= total_steps:
-        raise ValueError(f"need total_steps >= 1 and 0 <= step <= total_steps, "
-                         f"got step={step}, total_steps={total_steps}")
-    if not lr0 > 0:
-        raise ValueError(f"lr0 must be > 0, got {lr0}")
+    schedule = check_choice(schedule, "schedule", SCHEDULES)
+    total_steps = check_positive_int(total_steps, "total_steps")
+    if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or not 0 <= step <= total_steps:
+        raise ValueError(f"need total_steps >= 1 and an integer 0 <= step <= total_steps, "
+                         f"got step={step!r}, total_steps={total_steps}")
+    lr0 = check_positive(lr0, "lr0")
+    gamma = check_float(gamma, "gamma", minimum=0.0, maximum=1.0, strict_minimum=True)
+    n_drops = check_int(n_drops, "n_drops", minimum=0)
+    final_ratio = check_float(final_ratio, "final_ratio", minimum=0.0, maximum=1.0, strict_minimum=True)
+    lr_min = check_float(lr_min, "lr_min", minimum=0.0, maximum=lr0)
     if schedule == "constant":
-        return float(lr0)
+        return lr0
     if schedule == "step":
         return float(lr0 * gamma ** (step // math.ceil(total_steps / (n_drops + 1))))
     if schedule == "exponential":
@@ -46,10 +55,21 @@ def learning_rate(schedule: str, step: int, total_steps: int, lr0: float, gamma:
 
 def minibatch_indices(n: int, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
     """One epoch: a random permutation of 0..n-1 cut into batches of ``batch_size`` (the last may be smaller)."""
-    if n < 1 or not 1 <= batch_size:
-        raise ValueError(f"need n >= 1 and batch_size >= 1, got n={n}, batch_size={batch_size}")
+    n, batch_size = check_positive_int(n, "n"), check_positive_int(batch_size, "batch_size")
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(f"rng must be a numpy.random.Generator (np.random.default_rng(seed)), "
+                         f"got {type(rng).__name__}")
     order = rng.permutation(n)
     return [order[i:i + batch_size] for i in range(0, n, batch_size)]
+
+
+def _validation_set(X_val, y_val, n_inputs: int, n_outputs: int):
+    if (X_val is None) != (y_val is None):
+        raise ValueError("give both X_val and y_val, or neither")
+    if X_val is None:
+        return None, None
+    X_val = _as_real(X_val, "X_val", shape=(None, n_inputs), allow_empty=False)
+    return X_val, as_labels(y_val, "y_val", max(n_outputs, 2), len(X_val))
 
 
 def train_numpy_mlp(X, targets, layer_sizes: Sequence[int], activation: str = "tanh",
@@ -59,50 +79,67 @@ def train_numpy_mlp(X, targets, layer_sizes: Sequence[int], activation: str = "t
     """Train the NumPy MLP by mini-batch gradient descent: W^l <- W^l - eta_k dC/dW^l on each batch.
 
     ``batch_size = len(X)`` is batch gradient descent, ``1`` is stochastic gradient descent.
-    Returns the parameters and a history: "step_loss" (cost of each batch before its update),
-    "epoch_loss" (cost on the whole training set after each epoch), "lr" (per step) and, with
-    validation data, "val_acc" (per epoch). Deterministic for a given ``seed``.
+    X: (N, layer_sizes[0]); targets as :func:`dlcourse.mlp.loss_and_output_delta` takes them; y_val:
+    (N_val,) integer labels. Returns the parameters and a history: "step_loss" (cost of each batch
+    before its update), "epoch_loss" (cost on the whole training set after each epoch), "lr" (per step)
+    and, with validation data, "val_acc" (per epoch). Deterministic for a given ``seed``; float32 X
+    trains in float32. Raises ValueError when the weights stop being finite (a learning rate too large).
     """
-    X = np.asarray(X)
-    X = X if X.dtype == np.float32 else X.astype(np.float64)  # float32 stays float32: twice as fast
-    targets = np.asarray(targets)
-    if X.ndim != 2 or len(targets) != len(X):
-        raise ValueError(f"X must be (N, features) with one target per row, got X {X.shape}, targets {targets.shape}")
-    if epochs < 1:
-        raise ValueError(f"epochs must be >= 1, got {epochs}")
+    X = _as_batch(X)  # float32 stays float32: twice as fast
+    sizes = _as_sizes(layer_sizes, "layer_sizes")
+    if sizes[0] != X.shape[1]:
+        raise ValueError(f"layer_sizes[0] must be the number of input features {X.shape[1]}, got {sizes[0]}")
+    T = _as_targets(targets, (len(X), sizes[-1]), loss)
+    epochs, batch_size = check_positive_int(epochs, "epochs"), check_positive_int(batch_size, "batch_size")
+    lr, schedule = check_positive(lr, "lr"), check_choice(schedule, "schedule", SCHEDULES)
+    X_val, y_val = _validation_set(X_val, y_val, sizes[0], sizes[-1])
+    record_steps = check_bool(record_steps, "record_steps")
+    params = [(W.astype(X.dtype), b.astype(X.dtype)) for W, b in init_mlp(sizes, activation, seed)]
     rng = np.random.default_rng(seed)
-    params = [(W.astype(X.dtype), b.astype(X.dtype)) for W, b in init_mlp(layer_sizes, activation, seed)]
     total_steps = epochs * math.ceil(len(X) / batch_size)
     history: dict[str, list[float]] = {"step_loss": [], "epoch_loss": [], "lr": [], "val_acc": []}
     step = 0
     for _ in range(epochs):
         for batch in minibatch_indices(len(X), batch_size, rng):
-            ZL, cache = mlp_forward(params, X[batch], activation)
-            cost, delta_L = loss_and_output_delta(ZL, targets[batch], loss)
-            grads = mlp_backward(params, cache, delta_L, activation)
+            ZL, cache = _forward(params, X[batch], activation)
+            cost, delta_L = _loss_and_delta(ZL, T[batch], loss)
+            grads = _backward(params, cache, delta_L, activation)
             eta = learning_rate(schedule, step, total_steps, lr)
             params = [(W - eta * dW, b - eta * db) for (W, b), (dW, db) in zip(params, grads)]
+            if not all(np.all(np.isfinite(W)) and np.all(np.isfinite(b)) for W, b in params):
+                raise ValueError(f"training diverged at step {step}: the weights are no longer finite "
+                                 f"(batch cost {cost:.3g}); try a smaller learning rate than lr={lr}")
             if record_steps:
                 history["step_loss"].append(cost)
                 history["lr"].append(eta)
             step += 1
-        history["epoch_loss"].append(loss_and_output_delta(mlp_forward(params, X, activation)[0], targets, loss)[0])
+        history["epoch_loss"].append(_loss_and_delta(_forward(params, X, activation)[0], T, loss)[0])
         if X_val is not None:
-            history["val_acc"].append(float(np.mean(mlp_predict(params, X_val, activation) == np.asarray(y_val))))
+            history["val_acc"].append(float(np.mean(_predict(_forward(params, X_val, activation)[0]) == y_val)))
     return params, history
 
 
 # --- the MNIST recipe in PyTorch -----------------------------------------------------------------------
 
 class Standardize(nn.Module):
-    """x -> (x - mean) / std with fixed statistics of the training set (stored with the model)."""
+    """x -> (x - mean) / std with fixed statistics of the training set (stored with the model).
+
+    mean and std: numbers or arrays that broadcast against one input row (e.g. (784,)); std > 0.
+    """
 
     def __init__(self, mean, std) -> None:
         super().__init__()
+        mean, std = as_float_array(mean, "mean"), as_float_array(std, "std")
+        if std.size == 0 or np.any(std <= 0):
+            raise ValueError("std must be > 0 everywhere (a constant pixel has std 0: use one std for all "
+                             f"pixels, or add a small epsilon), got values from {std.min(initial=0):.3g}")
         self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32))
         self.register_buffer("std", torch.as_tensor(std, dtype=torch.float32))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        width = max(self.mean.numel(), self.std.numel())
+        if width > 1 and (x.ndim == 0 or x.shape[-1] != width):
+            raise ValueError(f"Standardize holds statistics of {width} features, got input of shape {tuple(x.shape)}")
         return (x - self.mean) / self.std
 
 
@@ -110,13 +147,18 @@ class RandomShift(nn.Module):
     """Training-time augmentation: move each 28x28 image by a random (dy, dx) in [-s, s]^2 pixels.
 
     Active only in ``train()`` mode; in ``eval()`` mode it is the identity. Pixels shifted in are 0.
+    Input: (N, side * side) flattened images; 0 <= max_shift < side.
     """
 
     def __init__(self, max_shift: int = 1, side: int = 28) -> None:
         super().__init__()
-        self.max_shift, self.side = int(max_shift), int(side)
+        self.side = check_positive_int(side, "side")
+        self.max_shift = check_int(max_shift, "max_shift", minimum=0, maximum=self.side - 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.ndim != 2 or x.shape[1] != self.side * self.side:
+            raise ValueError(f"RandomShift needs flattened images of shape (N, {self.side * self.side}), "
+                             f"got {tuple(x.shape)}")
         if not self.training or self.max_shift == 0:
             return x
         s, n = self.max_shift, x.shape[0]
@@ -130,13 +172,23 @@ class RandomShift(nn.Module):
 
 def mnist_mlp(hidden: Sequence[int] = (512, 256), mean=0.0, std=1.0, max_shift: int = 1) -> nn.Sequential:
     """784 -> hidden... -> 10 ReLU MLP with input standardisation and random 1-pixel shifts when training."""
+    widths = _as_sizes(hidden, "hidden", min_len=0)
     layers: list[nn.Module] = [RandomShift(max_shift), Standardize(mean, std)]
     n_in = 784
-    for width in hidden:
-        layers += [nn.Linear(n_in, int(width)), nn.ReLU()]
-        n_in = int(width)
+    for width in widths:
+        layers += [nn.Linear(n_in, width), nn.ReLU()]
+        n_in = width
     layers.append(nn.Linear(n_in, 10))
     return nn.Sequential(*layers)
+
+
+def _pixels(X, name: str) -> np.ndarray:
+    """Flattened images (N, 784) with values in [0, 1], as float32."""
+    X = as_float_array(X, name, shape=(None, 784), allow_empty=False)
+    if X.min() < 0 or X.max() > 1:
+        raise ValueError(f"{name} must hold pixel values in [0, 1] (mnist_as_vectors scales uint8 images), "
+                         f"got values from {X.min():.4g} to {X.max():.4g}")
+    return X.astype(np.float32)
 
 
 def train_mnist_mlp(X_train, y_train, X_test, y_test, hidden: Sequence[int] = (512, 256), epochs: int = 20,
@@ -144,30 +196,39 @@ def train_mnist_mlp(X_train, y_train, X_test, y_test, hidden: Sequence[int] = (5
                     seed: int = 0, device=None, progress: bool = False):
     """Train :func:`mnist_mlp` with SGD + momentum and a cosine learning-rate schedule; returns (model, history).
 
-    X: (N, 784) floats in [0, 1], y: (N,) labels. The history's "val" curves are measured on
+    X: (N, 784) floats in [0, 1], y: (N,) labels in 0..9. The history's "val" curves are measured on
     (X_test, y_test) after every epoch; nothing is tuned on them.
     """
     from .training import fit
 
-    X_train = np.asarray(X_train, dtype=np.float32)
-    if X_train.ndim != 2 or X_train.shape[1] != 784:
-        raise ValueError(f"X_train must have shape (N, 784), got {X_train.shape}")
-    torch.manual_seed(seed)
+    X_train, X_test = _pixels(X_train, "X_train"), _pixels(X_test, "X_test")
+    y_train, y_test = as_labels(y_train, "y_train", 10, len(X_train)), as_labels(y_test, "y_test", 10, len(X_test))
+    epochs, lr = check_positive_int(epochs, "epochs"), check_positive(lr, "lr")
+    momentum = check_float(momentum, "momentum", minimum=0.0, maximum=1.0, strict_maximum=True)
+    torch.manual_seed(check_int(seed, "seed", minimum=0))
     model = mnist_mlp(hidden, X_train.mean(axis=0), X_train.std(), max_shift)
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
-    history = fit(model, (X_train, np.asarray(y_train)), nn.CrossEntropyLoss(), optimizer, epochs,
-                  val_data=(np.asarray(X_test, dtype=np.float32), np.asarray(y_test)), batch_size=batch_size,
-                  device=device, progress=progress, seed=seed, scheduler=scheduler)
+    history = fit(model, (X_train, y_train), nn.CrossEntropyLoss(), optimizer, epochs, val_data=(X_test, y_test),
+                  batch_size=batch_size, device=device, progress=progress, seed=seed, scheduler=scheduler)
     return model, history
 
 
 def mnist_as_vectors(images) -> np.ndarray:
-    """uint8 images (N, 28, 28) -> float32 vectors (N, 784) in [0, 1]."""
-    images = np.asarray(images)
-    if images.ndim != 3 or images.shape[1:] != (28, 28):
-        raise ValueError(f"images must have shape (N, 28, 28), got {images.shape}")
-    return images.reshape(len(images), -1).astype(np.float32) / np.float32(255.0)
+    """Integer images (N, 28, 28) with pixel values 0..255 (uint8, as loaded) -> float32 vectors (N, 784) in [0, 1].
+
+    Float images are refused: they are usually scaled already, and dividing by 255 again would
+    silently make them almost black.
+    """
+    array = as_array(images, "images", kind="any", allow_empty=False)
+    if array.dtype.kind not in "iu":
+        raise ValueError(f"images must be integer pixel values 0..255 (uint8, as load_mnist returns), got dtype "
+                         f"{array.dtype}; float images are usually in [0, 1] already: reshape them to (N, 784)")
+    if array.ndim != 3 or array.shape[1:] != (28, 28):
+        raise ValueError(f"images must have shape (N, 28, 28), got {array.shape}")
+    if array.min() < 0 or array.max() > 255:
+        raise ValueError(f"images must hold pixel values 0..255, got values from {array.min()} to {array.max()}")
+    return array.reshape(len(array), -1).astype(np.float32) / np.float32(255.0)
 
 
 def train_full_mnist(epochs: int = 30, hidden: Sequence[int] = (1024, 1024), batch_size: int = 128,
@@ -181,11 +242,19 @@ def train_full_mnist(epochs: int = 30, hidden: Sequence[int] = (1024, 1024), bat
     from .data import load_mnist
     from .training import evaluate
 
+    # check the arguments before a download, not after
+    check_positive_int(epochs, "epochs")
+    check_positive_int(batch_size, "batch_size")
+    check_positive(lr, "lr")
+    check_int(seed, "seed", minimum=0)
+    _as_sizes(hidden, "hidden", min_len=0)
+    if data is not None and (not isinstance(data, (tuple, list)) or len(data) != 4):
+        raise ValueError("data must be (train_images, train_labels, test_images, test_labels)")
     if data is None:
         data = (*load_mnist("train", root=root), *load_mnist("test", root=root))
     train_images, train_labels, test_images, test_labels = data
     X_train, X_test = mnist_as_vectors(train_images), mnist_as_vectors(test_images)
     model, history = train_mnist_mlp(X_train, train_labels, X_test, test_labels, hidden=hidden, epochs=epochs,
                                      lr=lr, batch_size=batch_size, seed=seed, device=device, progress=progress)
-    _, test_accuracy = evaluate(model, (X_test, np.asarray(test_labels)), device=device)
+    _, test_accuracy = evaluate(model, (X_test, as_labels(test_labels, "test_labels", 10)), device=device)
     return model, history, test_accuracy

@@ -1,7 +1,7 @@
 """Chapter 1: the threshold neuron and Rosenblatt's perceptron rule.
 
-Notation (seed 001, ch. 2): an input x = [x_1, ..., x_I] gets a constant x_0 = 1 in front, so the
-bias is the weight w_0 and the neuron computes the weighted sum w . x = sum_{i=0}^{I} w_i x_i.
+Notation (as in Didoni (2022), ch. 2): an input x = [x_1, ..., x_I] gets a constant x_0 = 1 in front,
+so the bias is the weight w_0 and the neuron computes the weighted sum w . x = sum_{i=0}^{I} w_i x_i.
 The neuron fires (+1) when w . x > 0 and outputs -1 otherwise; targets t are in {-1, +1}.
 
 The perceptron rule changes w only on a mistake: w <- w + eta * t * x. One *epoch* is one pass over
@@ -16,36 +16,49 @@ import numpy as np
 import torch
 from torch import nn
 
+from .data.synthetic import _rng
+from .validation import as_float_array, as_int_array, check_choice, check_float, check_positive, check_positive_int
+
 GATE_NAMES = ("AND", "OR", "NAND", "NOR", "XOR", "NOT")
+_OVERFLOW = "the weighted sums w . x overflowed; rescale the inputs or the weights"
 
 
 def _as_inputs(X, name: str = "X") -> np.ndarray:
-    X = np.asarray(X)
-    if X.dtype.kind not in "biuf":
-        raise ValueError(f"{name} must hold numbers, got dtype {X.dtype}")
-    if X.ndim != 2 or X.shape[0] == 0:
-        raise ValueError(f"{name} must have shape (N, I) with N >= 1, got {X.shape}")
-    X = X.astype(np.float64)
-    if not np.all(np.isfinite(X)):
-        raise ValueError(f"{name} must be finite")
+    X = as_float_array(X, name)
+    if X.ndim != 2 or X.size == 0:
+        raise ValueError(f"{name} must have shape (N, I) with N, I >= 1, got shape {X.shape}")
     return X
 
 
-def _as_targets(t, n: int) -> np.ndarray:
-    t = np.asarray(t)
+def _check_signs(values: np.ndarray, name: str) -> np.ndarray:
+    """Refuse any entry other than -1 and +1 (``values`` is already a float array)."""
+    if not np.all(np.abs(values) == 1):
+        raise ValueError(f"{name} must hold only -1 and +1, got values {np.unique(values)[:8]}")
+    return values
+
+
+def _as_targets(t, n: int, name: str = "t") -> np.ndarray:
+    t = as_float_array(t, name)
     if t.shape != (n,):
-        raise ValueError(f"t must have shape ({n},), one target per row of X, got {t.shape}")
-    if not np.all(np.isin(t, (-1, 1))):
-        raise ValueError(f"t must hold only -1 and +1, got values {np.unique(t)}")
-    return t.astype(np.float64)
+        raise ValueError(f"{name} must have shape ({n},), one target per row of X, got shape {t.shape}")
+    return _check_signs(t, name)
 
 
 def _as_weights(w, n_weights: int, name: str = "w") -> np.ndarray:
-    w = np.asarray(w)
-    if w.dtype.kind not in "biuf" or w.shape != (n_weights,):
-        raise ValueError(f"{name} must be a numeric vector of shape ({n_weights},) = (I + 1,), "
-                         f"got shape {w.shape} and dtype {w.dtype}")
-    return w.astype(np.float64)
+    return as_float_array(w, name, shape=(n_weights,))
+
+
+def _fire(z: np.ndarray) -> np.ndarray:
+    """+1 where z > 0, else -1; an overflowed weighted sum is an error, not a silent -1."""
+    if not np.all(np.isfinite(z)):
+        raise ValueError(_OVERFLOW)
+    return np.where(z > 0, 1.0, -1.0)
+
+
+def _finite_weights(w: np.ndarray) -> np.ndarray:
+    if not np.all(np.isfinite(w)):
+        raise ValueError("the weights overflowed float64 during training; rescale X or use a smaller eta")
+    return w
 
 
 def with_bias(X) -> np.ndarray:
@@ -62,7 +75,8 @@ def perceptron_predict(X, w) -> np.ndarray:
     """
     X = _as_inputs(X)
     w = _as_weights(w, X.shape[1] + 1)
-    return np.where(with_bias(X) @ w > 0, 1.0, -1.0)
+    with np.errstate(over="ignore", invalid="ignore"):  # _fire reports an overflow as an error
+        return _fire(with_bias(X) @ w)
 
 
 def logic_gate(name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -70,8 +84,7 @@ def logic_gate(name: str) -> tuple[np.ndarray, np.ndarray]:
 
     ``NOT`` has one input (rows 0, 1); the others have two. Returns X: (4, 2) or (2, 1) and t: (4,) or (2,).
     """
-    if name not in GATE_NAMES:
-        raise ValueError(f"gate must be one of {GATE_NAMES}, got {name!r}")
+    check_choice(name, "name", GATE_NAMES)
     if name == "NOT":
         return np.array([[0.0], [1.0]]), np.array([1.0, -1.0])
     X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
@@ -83,13 +96,10 @@ def logic_gate(name: str) -> tuple[np.ndarray, np.ndarray]:
 def _check_training_args(X, t, eta, max_epochs, w_init):
     X = _as_inputs(X)
     t = _as_targets(t, X.shape[0])
-    if not np.isfinite(eta) or eta <= 0:
-        raise ValueError(f"eta must be a positive number, got {eta!r}")
-    if int(max_epochs) != max_epochs or max_epochs < 1:
-        raise ValueError(f"max_epochs must be an integer >= 1, got {max_epochs!r}")
+    eta, max_epochs = check_positive(eta, "eta"), check_positive_int(max_epochs, "max_epochs")
     n_weights = X.shape[1] + 1
-    w = np.zeros(n_weights) if w_init is None else _as_weights(w_init, n_weights, "w_init").copy()
-    return with_bias(X), t, float(eta), int(max_epochs), w
+    w = np.zeros(n_weights) if w_init is None else _as_weights(w_init, n_weights, "w_init")
+    return with_bias(X), t, eta, max_epochs, w
 
 
 def _epoch(X_aug: np.ndarray, t: np.ndarray, w: np.ndarray, eta: float) -> tuple[np.ndarray, int]:
@@ -115,8 +125,8 @@ def perceptron_train(X, t, eta: float = 1.0, max_epochs: int = 100, w_init=None)
     for epoch in range(1, max_epochs + 1):
         w, mistakes = _epoch(X_aug, t, w, eta)
         if mistakes == 0:
-            return w, epoch
-    return w, max_epochs
+            return _finite_weights(w), epoch
+    return _finite_weights(w), max_epochs
 
 
 @dataclass
@@ -126,8 +136,16 @@ class PerceptronHistory:
     weights: np.ndarray
     mistakes: np.ndarray
 
+    def __post_init__(self):
+        self.weights = as_float_array(self.weights, "weights", ndim=2)
+        self.mistakes = as_int_array(self.mistakes, "mistakes", ndim=1)
+        if len(self.weights) != len(self.mistakes) + 1:
+            raise ValueError(f"weights must have one row more than mistakes (E + 1 and E), "
+                             f"got {len(self.weights)} and {len(self.mistakes)}")
+
     @property
     def converged(self) -> bool:
+        """True when the last epoch recorded made no mistake."""
         return bool(len(self.mistakes) and self.mistakes[-1] == 0)
 
 
@@ -141,7 +159,8 @@ def perceptron_history(X, t, eta: float = 1.0, max_epochs: int = 100, w_init=Non
         mistakes.append(n_mistakes)
         if n_mistakes == 0:
             break
-    return PerceptronHistory(np.array(weights), np.array(mistakes, dtype=int))
+    _finite_weights(w)
+    return PerceptronHistory(np.array(weights), np.array(mistakes, dtype=np.int64))
 
 
 def novikoff_bound(X, t, u) -> tuple[float, float, float]:
@@ -154,11 +173,13 @@ def novikoff_bound(X, t, u) -> tuple[float, float, float]:
     X_aug = with_bias(X)
     t = _as_targets(t, X_aug.shape[0])
     u = _as_weights(u, X_aug.shape[1], "u")
-    norm = np.linalg.norm(u)
-    if norm == 0:
+    if not np.any(u):
         raise ValueError("u must be a non-zero vector")
-    radius = float(np.max(np.linalg.norm(X_aug, axis=1)))
-    gamma = float(np.min(t * (X_aug @ u)) / norm)
+    u = u / np.max(np.abs(u))  # gamma does not depend on the scale of u; this keeps ||u|| from over/underflowing
+    u /= np.linalg.norm(u)
+    scale = np.max(np.abs(X_aug))  # >= 1 because of x_0 = 1
+    radius = float(scale * np.max(np.linalg.norm(X_aug / scale, axis=1)))
+    gamma = float(np.min(t * (X_aug @ u)))
     if gamma <= 0:
         raise ValueError(f"u does not separate the data with a positive margin (gamma = {gamma:.3g})")
     return radius, gamma, (radius / gamma) ** 2
@@ -170,19 +191,21 @@ def make_separable(n: int, dim: int = 2, margin: float = 0.1, seed: int = 0):
     Points with |u . x| < margin (x_0 = 1 included) are redrawn, so u separates with margin >= ``margin``.
     Returns X: (n, dim), t: (n,) in {-1, +1}, u: (dim + 1,) with ||u|| = 1.
     """
-    if n < 1 or dim < 1:
-        raise ValueError(f"n and dim must be >= 1, got n={n}, dim={dim}")
-    if not 0 <= margin < 1:
-        raise ValueError(f"margin must be in [0, 1), got {margin}")
-    rng = np.random.default_rng(seed)
+    n, dim = check_positive_int(n, "n"), check_positive_int(dim, "dim")
+    margin = check_float(margin, "margin", minimum=0.0, maximum=1.0, strict_maximum=True)
+    rng = _rng(seed)
     u = rng.normal(size=dim + 1)
-    u[0] *= 0.3  # a small bias keeps the boundary inside the box, so both classes appear
+    u[0] *= 0.3  # a small bias keeps the boundary inside the box, so both classes usually appear
     u /= np.linalg.norm(u)
     rows: list[np.ndarray] = []
-    while len(rows) < n:
+    for _ in range(1000):  # the kept fraction is > 0 for margin < 1, but may be tiny close to 1
         X = rng.uniform(-1, 1, size=(4 * n, dim))
         keep = np.abs(with_bias(X) @ u) >= margin
         rows.extend(X[keep])
+        if len(rows) >= n:
+            break
+    else:
+        raise ValueError(f"margin={margin} leaves too few points of the box for this teacher; lower it or change seed")
     X = np.array(rows[:n])
     return X, np.where(with_bias(X) @ u > 0, 1.0, -1.0), u
 
@@ -202,9 +225,11 @@ def threshold_network_predict(X, hidden_weights, output_weights) -> np.ndarray:
     Hidden outputs are in {-1, +1}, like every neuron here. Returns (N,) in {-1, +1}.
     """
     X = _as_inputs(X)
-    hidden_weights = np.asarray(hidden_weights, dtype=np.float64)
-    if hidden_weights.ndim != 2 or hidden_weights.shape[1] != X.shape[1] + 1:
-        raise ValueError(f"hidden_weights must have shape (J, {X.shape[1] + 1}), got {hidden_weights.shape}")
+    hidden_weights = as_float_array(hidden_weights, "hidden_weights")
+    if hidden_weights.ndim != 2 or hidden_weights.shape[0] == 0 or hidden_weights.shape[1] != X.shape[1] + 1:
+        raise ValueError(f"hidden_weights must have shape (J, {X.shape[1] + 1}) with J >= 1, "
+                         f"got shape {hidden_weights.shape}")
+    output_weights = _as_weights(output_weights, len(hidden_weights) + 1, "output_weights")
     H = np.column_stack([perceptron_predict(X, w) for w in hidden_weights])  # (N, J)
     return perceptron_predict(H, output_weights)
 
@@ -214,19 +239,38 @@ class TorchPerceptron(nn.Module):
 
     def __init__(self, n_inputs: int, w_init=None):
         super().__init__()
+        n_inputs = check_positive_int(n_inputs, "n_inputs")
         if w_init is None:
             init = torch.zeros(n_inputs + 1, dtype=torch.float64)
         else:
-            init = torch.as_tensor(_as_weights(w_init, n_inputs + 1, "w_init")).clone()
+            init = torch.from_numpy(_as_weights(w_init, n_inputs + 1, "w_init"))  # a fresh copy
         self.weight = nn.Parameter(init)
+
+    def _as_batch(self, x) -> torch.Tensor:
+        """x: (N, I) as a finite tensor of the weight's dtype and device (a tensor keeps its graph)."""
+        n_inputs = self.weight.shape[0] - 1
+        if not isinstance(x, torch.Tensor):
+            x = torch.from_numpy(as_float_array(x, "x"))
+        if x.dtype == torch.bool or x.is_complex():
+            raise ValueError(f"x must hold real numbers, got dtype {x.dtype}")
+        if x.dim() != 2 or x.shape[1] != n_inputs:
+            raise ValueError(f"x must have shape (N, {n_inputs}), got shape {tuple(x.shape)}")
+        if x.is_floating_point() and not bool(torch.isfinite(x).all()):
+            raise ValueError("x must be finite, got NaN or infinite entries")
+        return x.to(device=self.weight.device, dtype=self.weight.dtype)
+
+    def _weighted_sum(self, x: torch.Tensor) -> torch.Tensor:
+        return self.weight[0] + x @ self.weight[1:]
 
     def weighted_sum(self, x: torch.Tensor) -> torch.Tensor:
         """w . [1, x] for a batch x: (N, I) -> (N,)."""
-        return self.weight[0] + x @ self.weight[1:]
+        return self._weighted_sum(self._as_batch(x))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """+1 where w . [1, x] > 0, else -1: (N, I) -> (N,)."""
         z = self.weighted_sum(x)
+        if not bool(torch.isfinite(z).all()):
+            raise ValueError(_OVERFLOW)
         return torch.where(z > 0, torch.ones_like(z), -torch.ones_like(z))
 
 
@@ -234,21 +278,22 @@ def perceptron_train_torch(X, t, eta: float = 1.0, max_epochs: int = 100, w_init
     """The perceptron rule in PyTorch: SGD with lr = eta on the perceptron criterion of each mistake.
 
     On a mistake the loss -t (w . x) has gradient -t x, so one ``torch.optim.SGD`` step is exactly
-    w <- w + eta t x. Same conventions and return values as :func:`perceptron_train` (w as a NumPy array).
+    w <- w + eta t x. Same conventions, checks and return values as :func:`perceptron_train`
+    (w as a NumPy array).
     """
     X_aug, t_np, eta, max_epochs, w = _check_training_args(X, t, eta, max_epochs, w_init)
     model = TorchPerceptron(X_aug.shape[1] - 1, w)
     optimizer = torch.optim.SGD(model.parameters(), lr=eta)
-    inputs, targets = torch.from_numpy(X_aug[:, 1:]), torch.from_numpy(t_np)
+    inputs, targets = torch.from_numpy(X_aug[:, 1:]), t_np.tolist()
     for epoch in range(1, max_epochs + 1):
         mistakes = 0
         for x, target in zip(inputs, targets):
-            if model(x[None])[0] != target:
+            z = model._weighted_sum(x[None])[0]
+            if (1.0 if z > 0 else -1.0) != target:
                 optimizer.zero_grad()
-                loss = -target * model.weighted_sum(x[None])[0]  # perceptron criterion of one mistake
-                loss.backward()
+                (-target * z).backward()  # the perceptron criterion of one mistake
                 optimizer.step()
                 mistakes += 1
         if mistakes == 0:
-            return model.weight.detach().numpy().copy(), epoch
-    return model.weight.detach().numpy().copy(), max_epochs
+            break
+    return _finite_weights(model.weight.detach().numpy().copy()), epoch

@@ -61,7 +61,11 @@ def as_array(
         raise ValueError(f"kind must be one of {sorted(_KINDS)}, got {kind!r}")
     accepted, target, words = _KINDS[kind]
     if hasattr(value, "detach") and hasattr(value, "cpu") and hasattr(value, "numpy"):
-        value = value.detach().cpu().numpy()  # a torch tensor, without importing torch here
+        value = value.detach().cpu()  # a torch tensor, without importing torch here
+        try:
+            value = value.numpy()
+        except TypeError:  # bfloat16 and other dtypes NumPy lacks: their values fit in float32
+            value = value.float().numpy()
     if isinstance(value, (str, bytes, dict, set)) or value is None:
         raise ValueError(f"{name} must be an array of {words}, got {_describe(value)}")
     try:
@@ -152,6 +156,13 @@ def check_non_negative(value: Any, name: str) -> float:
     return check_float(value, name, minimum=0.0)
 
 
+def check_bool(value: Any, name: str) -> bool:
+    """A real bool (not 0/1, not a string): a flag such as ``shuffle`` or ``progress``."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be True or False, got {_describe(value)}")
+    return bool(value)
+
+
 def check_choice(value: Any, name: str, choices: Iterable[Any]) -> Any:
     """One of ``choices`` (compared with ==)."""
     options = list(choices)
@@ -166,6 +177,16 @@ def check_same_shape(a: np.ndarray, b: np.ndarray, name_a: str, name_b: str) -> 
         raise ValueError(f"{name_a} and {name_b} must have the same shape, got {a.shape} and {b.shape}")
 
 
+def check_axes(ax: Any, name: str = "ax", allow_none: bool = True) -> Any:
+    """A matplotlib ``Axes`` (or None, when allowed): where a figure function draws."""
+    from matplotlib.axes import Axes
+
+    if not (isinstance(ax, Axes) or (allow_none and ax is None)):
+        expected = "None or a matplotlib Axes" if allow_none else "a matplotlib Axes"
+        raise ValueError(f"{name} must be {expected}, got {type(ax).__name__}")
+    return ax
+
+
 def _range_text(minimum, maximum, strict_minimum: bool = False, strict_maximum: bool = False) -> str:
     low = None if minimum is None else f"{'>' if strict_minimum else '>='} {minimum}"
     high = None if maximum is None else f"{'<' if strict_maximum else '<='} {maximum}"
@@ -174,6 +195,6 @@ def _range_text(minimum, maximum, strict_minimum: bool = False, strict_maximum: 
 
 
 __all__ = [
-    "as_array", "as_float_array", "as_int_array", "as_labels", "check_choice", "check_float", "check_int",
+    "as_array", "as_float_array", "as_int_array", "as_labels", "check_axes", "check_bool", "check_choice", "check_float", "check_int",
     "check_non_negative", "check_positive", "check_positive_int", "check_same_shape",
 ]

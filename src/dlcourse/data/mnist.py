@@ -14,11 +14,15 @@ import shutil
 import tempfile
 import urllib.error
 import urllib.request
+import zlib
 from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+
+from ..validation import as_int_array, check_choice, check_int
+from .synthetic import _rng
 
 MIRRORS = (
     "https://ossci-datasets.s3.amazonaws.com/mnist/",
@@ -58,11 +62,20 @@ def _mnist_5k_raw() -> tuple[np.ndarray, np.ndarray]:
 
 
 def stratified_split(y: np.ndarray, test_size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Indices (train, test) with each class in the same proportion in both parts."""
-    y = np.asarray(y)
-    if not 0 < test_size < len(y):
-        raise ValueError(f"test_size must be between 1 and {len(y) - 1}, got {test_size}")
-    rng = np.random.default_rng(seed)
+    """Indices (train, test) with each class in the same proportion in both parts.
+
+    y: (N,) integer class labels; ``test_size`` is a number of examples in 1..N-1 (not a fraction).
+    Each class gets floor(n_c * test_size / N) test examples, and the remainder goes to the classes with
+    the largest fractional share. Both index arrays are shuffled with ``seed``.
+    """
+    y = as_int_array(y, "y", ndim=1)
+    if len(y) < 2:
+        raise ValueError(f"y must hold at least 2 labels to split, got shape {y.shape}")
+    try:
+        test_size = check_int(test_size, "test_size", minimum=1, maximum=len(y) - 1)
+    except ValueError as err:
+        raise ValueError(f"{err} (a number of test examples, not a fraction)") from None
+    rng = _rng(seed)
     classes, counts = np.unique(y, return_counts=True)
     per_class = np.floor(counts * test_size / len(y)).astype(int)
     for i in np.argsort(-(counts * test_size / len(y) - per_class))[: test_size - per_class.sum()]:
@@ -84,16 +97,30 @@ def load_mnist_5k(test_size: int = 1000, seed: int = 0):
     return X[train], y[train], X[test], y[test]
 
 
+def _idx_bytes(path: Path) -> bytes:
+    """The bytes of an IDX file, gunzipped when they start with the gzip magic number."""
+    with open(path, "rb") as handle:
+        raw = handle.read()
+    if raw[:2] != b"\x1f\x8b":
+        return raw
+    try:
+        return gzip.decompress(raw)
+    except (OSError, EOFError, zlib.error) as err:
+        raise ValueError(f"{path}: a corrupt or truncated gzip file ({err})") from None
+
+
 def read_idx(path: str | Path) -> np.ndarray:
     """Read an IDX file (the MNIST format), gzipped or not, into an array of its declared shape."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise ValueError(f"path must be a str or a pathlib.Path, got {type(path).__name__} {path!r}")
     path = Path(path)
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as handle:
-        data = handle.read()
+    data = _idx_bytes(path)
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _IDX_DTYPES:
         raise ValueError(f"{path}: not an IDX file (expected magic 0x0000<type><ndim>, got {data[:4].hex()})")
     ndim = data[3]
     header = 4 + 4 * ndim
+    if len(data) < header:
+        raise ValueError(f"{path}: truncated IDX header ({ndim} dimensions need {header} bytes, file has {len(data)})")
     shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
     dtype = np.dtype(_IDX_DTYPES[data[2]])
     expected = int(np.prod(shape)) * dtype.itemsize
@@ -148,8 +175,11 @@ def load_mnist(split: str = "train", root: str | Path | None = None, download: b
     (default :func:`default_root`); with ``download=False`` a missing file is an error.
     """
     files = FILES if files is None else files
-    if split not in files:
-        raise ValueError(f"split must be one of {sorted(files)}, got {split!r}")
+    check_choice(split, "split", sorted(files))
+    if not isinstance(download, bool):
+        raise ValueError(f"download must be True or False, got {download!r}")
+    if root is not None and not isinstance(root, (str, os.PathLike)):
+        raise ValueError(f"root must be None, a str or a pathlib.Path, got {type(root).__name__} {root!r}")
     root = Path(root) if root is not None else default_root() / "mnist"
     paths = []
     for filename, md5 in files[split]:
@@ -162,4 +192,6 @@ def load_mnist(split: str = "train", root: str | Path | None = None, download: b
     images, labels = read_idx(paths[0]), read_idx(paths[1])
     if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
         raise ValueError(f"MNIST files disagree: images {images.shape}, labels {labels.shape}")
-    return images.astype(np.uint8), labels.astype(np.int64)
+    if images.dtype != np.uint8 or labels.dtype != np.uint8:  # a cast would wrap other values silently
+        raise ValueError(f"MNIST files must hold unsigned bytes, got images {images.dtype}, labels {labels.dtype}")
+    return images, labels.astype(np.int64)

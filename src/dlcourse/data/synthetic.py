@@ -1,18 +1,27 @@
 """Synthetic 2-D classification sets, generated from a seed (no files, no network).
 
 Every function returns ``X: (n, 2) float64`` and ``y: (n,) int64`` with classes as balanced as
-``n`` allows.
+``n`` allows (their sizes differ by at most one) and every class present.
 """
 from __future__ import annotations
 
+from numbers import Integral
+
 import numpy as np
 
+from ..validation import as_float_array, check_float, check_int, check_non_negative, check_positive
 
-def _check(n: int, noise: float, min_n: int = 2) -> None:
-    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < min_n:
-        raise ValueError(f"n must be an integer >= {min_n}, got {n!r}")
-    if not np.isfinite(noise) or noise < 0:
-        raise ValueError(f"noise must be a finite number >= 0, got {noise!r}")
+
+def _rng(seed, name: str = "seed") -> np.random.Generator:
+    """``np.random.default_rng(seed)`` for a seed that is None, an integer >= 0 or a Generator (used as is)."""
+    if seed is not None and not isinstance(seed, np.random.Generator):
+        if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, Integral) or seed < 0:
+            raise ValueError(f"{name} must be None, an integer >= 0 or a np.random.Generator, got {seed!r}")
+    return np.random.default_rng(seed)
+
+
+def _check(n, noise, min_n: int = 2, noise_name: str = "noise") -> tuple[int, float]:
+    return check_int(n, "n", minimum=min_n), check_non_negative(noise, noise_name)
 
 
 def _split(n: int, k: int) -> list[int]:
@@ -20,28 +29,34 @@ def _split(n: int, k: int) -> list[int]:
     return [n // k + (1 if i < n % k else 0) for i in range(k)]
 
 
+def _blob_centres(centers) -> np.ndarray:
+    if isinstance(centers, Integral) and not isinstance(centers, (bool, np.bool_)):
+        count = check_int(centers, "centers", minimum=1)
+        angles = 2 * np.pi * np.arange(count) / count
+        return 4.0 * np.stack([np.cos(angles), np.sin(angles)], axis=1)
+    if np.ndim(centers) == 0:
+        raise ValueError(f"centers must be a count >= 1 or a (k, 2) array of centres, got {centers!r}")
+    return as_float_array(centers, "centers", shape=(None, 2), allow_empty=False)
+
+
 def make_blobs(n: int = 200, centers: int | np.ndarray = 2, std: float = 1.0, seed: int = 0):
-    """Isotropic Gaussian blobs; ``centers`` is a count (placed on a circle of radius 4) or a (k, 2) array."""
-    _check(n, std)
-    if isinstance(centers, (int, np.integer)):
-        if centers < 1:
-            raise ValueError(f"centers must be >= 1, got {centers}")
-        angles = 2 * np.pi * np.arange(centers) / centers
-        centers = 4.0 * np.stack([np.cos(angles), np.sin(angles)], axis=1)
-    centers = np.asarray(centers, dtype=float)
-    if centers.ndim != 2 or centers.shape[1] != 2:
-        raise ValueError(f"centers must have shape (k, 2), got {centers.shape}")
-    rng = np.random.default_rng(seed)
-    sizes = _split(n, len(centers))
-    X = np.concatenate([c + std * rng.standard_normal((m, 2)) for c, m in zip(centers, sizes)])
-    y = np.repeat(np.arange(len(centers)), sizes)
+    """Isotropic Gaussian blobs, one class per centre, with standard deviation ``std``.
+
+    ``centers`` is a count k (placed on a circle of radius 4) or a (k, 2) array; n >= max(2, k).
+    """
+    centres = _blob_centres(centers)
+    n, std = _check(n, std, min_n=max(2, len(centres)), noise_name="std")
+    rng = _rng(seed)
+    sizes = _split(n, len(centres))
+    X = np.concatenate([c + std * rng.standard_normal((m, 2)) for c, m in zip(centres, sizes)])
+    y = np.repeat(np.arange(len(centres)), sizes)
     return X, y.astype(np.int64)
 
 
 def make_moons(n: int = 200, noise: float = 0.1, seed: int = 0):
     """Two interleaving half circles (class 0 on top, class 1 below and shifted)."""
-    _check(n, noise)
-    rng = np.random.default_rng(seed)
+    n, noise = _check(n, noise)
+    rng = _rng(seed)
     n0, n1 = _split(n, 2)
     t0, t1 = np.linspace(0, np.pi, n0), np.linspace(0, np.pi, n1)
     X = np.concatenate([
@@ -53,11 +68,10 @@ def make_moons(n: int = 200, noise: float = 0.1, seed: int = 0):
 
 
 def make_circles(n: int = 200, noise: float = 0.05, factor: float = 0.5, seed: int = 0):
-    """A small circle (class 1, radius ``factor``) inside a unit circle (class 0)."""
-    _check(n, noise)
-    if not 0 < factor < 1:
-        raise ValueError(f"factor must be in (0, 1), got {factor}")
-    rng = np.random.default_rng(seed)
+    """A small circle (class 1, radius ``factor`` in (0, 1)) inside a unit circle (class 0)."""
+    n, noise = _check(n, noise)
+    factor = check_float(factor, "factor", minimum=0.0, maximum=1.0, strict_minimum=True, strict_maximum=True)
+    rng = _rng(seed)
     n0, n1 = _split(n, 2)
     t0 = np.linspace(0, 2 * np.pi, n0, endpoint=False)
     t1 = np.linspace(0, 2 * np.pi, n1, endpoint=False)
@@ -70,20 +84,25 @@ def make_circles(n: int = 200, noise: float = 0.05, factor: float = 0.5, seed: i
 
 
 def make_xor(n: int = 200, noise: float = 0.2, seed: int = 0):
-    """Four Gaussian clusters at (+-1, +-1); the label is 1 where the signs differ (XOR)."""
-    _check(n, noise, min_n=4)
-    rng = np.random.default_rng(seed)
+    """Four Gaussian clusters at (+-1, +-1); the label is 1 where the signs differ (XOR); n >= 4.
+
+    Each class gets half of ``n`` (one more for class 0 when n is odd), shared between its two corners.
+    """
+    n, noise = _check(n, noise, min_n=4)
+    rng = _rng(seed)
     corners = np.array([[-1, -1], [1, 1], [-1, 1], [1, -1]], dtype=float)
-    sizes = _split(n, 4)
+    n0, n1 = _split(n, 2)
+    sizes = _split(n0, 2) + _split(n1, 2)  # split the classes first, then each class over its corners
     X = np.concatenate([c + noise * rng.standard_normal((m, 2)) for c, m in zip(corners, sizes)])
     y = np.repeat([0, 0, 1, 1], sizes)
     return X, y.astype(np.int64)
 
 
 def make_spirals(n: int = 200, noise: float = 0.05, seed: int = 0, turns: float = 1.5):
-    """Two interleaved Archimedean spirals, one per class."""
-    _check(n, noise)
-    rng = np.random.default_rng(seed)
+    """Two interleaved Archimedean spirals, one per class, each ``turns`` > 0 turns long."""
+    n, noise = _check(n, noise)
+    turns = check_positive(turns, "turns")
+    rng = _rng(seed)
     parts, labels = [], []
     for label, m in enumerate(_split(n, 2)):
         t = np.linspace(0.25, 1.0, m) * turns * 2 * np.pi
