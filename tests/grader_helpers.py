@@ -1,9 +1,10 @@
 """Helpers for the grader tests: a small registered exercise notebook and submission builders.
 
 The toy notebook ``98_toygrade`` has two exercises, registered for a test by :func:`register_toy`
-(monkeypatching the registry). Submissions are notebooks built the way a student's would be: the
-student version of a solution notebook (``dlcourse.grading.assign``) with an exercise cell's source
-replaced by a solution, a wrong version or an attack.
+(monkeypatching the built-in registry, :func:`registry_with`). Submissions are notebooks built the
+way a student's would be: the student version of a solution notebook (``dlcourse.grading.assign``)
+with an exercise cell's source replaced by a solution, a wrong version or an attack. The wrong kinds
+of a right answer (:data:`CONFUSIONS`) serve the attack suite, in-process and in the sandbox.
 """
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ from pathlib import Path
 import numpy as np
 
 from dlcourse.grading import Case, Exercise
-from dlcourse.grading import grade as grade_module
 from dlcourse.grading import registry
 from dlcourse.grading.assign import make_exercise_notebook
 from dlcourse.nbtools import cell_source, cell_tags, dumps_notebook, set_cell_source
@@ -93,15 +93,21 @@ WRONG = {  # plausible mistakes: partial credit
 }
 
 
-def register_toy(monkeypatch) -> None:
-    """Make ``98_toygrade`` a registered assignment for the duration of one test."""
+def registry_with(monkeypatch, exercises) -> registry.Registry:
+    """Make ``exercises`` part of the built-in bank for the duration of one test (ids replace, else append)."""
     try:
-        base = dict(registry.all_exercises())
+        base = dict(registry.builtin_registry().exercises)
     except ImportError:  # a bank module still being written elsewhere
         base = {}
-    merged = {**base, **{ex.id: ex for ex in TOY_EXERCISES}}
-    monkeypatch.setattr(registry, "all_exercises", lambda: merged)
-    monkeypatch.setattr(grade_module, "all_exercises", lambda: merged)
+    merged = {**base, **{ex.id: ex for ex in exercises}}
+    patched = registry.Registry(merged, {ex_id: registry.BUILT_IN for ex_id in merged})
+    monkeypatch.setattr(registry, "builtin_registry", lambda: patched)
+    return patched
+
+
+def register_toy(monkeypatch) -> None:
+    """Make ``98_toygrade`` a registered assignment for the duration of one test."""
+    registry_with(monkeypatch, TOY_EXERCISES)
 
 
 def code_cell(source: str, tags: list[str] | None = None) -> dict:
@@ -169,3 +175,112 @@ def load_result(out: Path, student: str) -> dict:
 
 def scores_of(out: Path, student: str) -> dict[str, float]:
     return {t["name"]: t["score"] for t in load_result(out, student)["tests"]}
+
+
+# ------------------------------------------------------------------ wrong kinds of the right answer
+
+# One source for both sides: exec'd here for in-process grading, pasted into exercise cells for the sandbox.
+CONFUSION_SOURCE = '''
+import copy as _copy
+import numpy as _np
+
+
+def _confuse_one(kind, a):
+    a = _np.asarray(a)
+    if kind == "bool_cast":
+        return a.astype(bool)
+    if kind == "float_for_int":
+        return a.astype(_np.float64) if a.dtype.kind in "iu" else a
+    if kind == "int_for_float":
+        return _np.round(a).astype(_np.int64) if a.dtype.kind == "f" and _np.all(_np.isfinite(a)) else a
+    if kind == "number_for_bool":
+        return a.astype(_np.int64) if a.dtype.kind == "b" else a
+    if kind == "complex":
+        return a.astype(_np.complex128)
+    if kind == "list_of_bools":
+        return a.astype(bool).tolist()
+    if kind == "true_scalar":
+        return True
+    if kind == "nested_object":
+        return [{"value": a}]
+    if kind == "nan_filled":
+        return _np.full(a.shape, _np.nan)
+    raise KeyError(kind)
+
+
+def _confuse(kind, out, n_outputs):
+    if n_outputs > 1:
+        return tuple(_confuse_one(kind, o) for o in out)
+    return _confuse_one(kind, out)
+
+
+def _scribble(args):
+    """Change the first entry of every number array argument, as an in-place update would."""
+    for a in args:
+        if isinstance(a, _np.ndarray) and a.dtype.kind in "biuf" and a.size:
+            new = {"b": not a.flat[0], "f": 0.5 if a.flat[0] != 0.5 else 0.25}.get(a.dtype.kind)
+            a.flat[0] = (7 if a.flat[0] != 7 else 3) if new is None else new
+
+
+def _wrong_kind(kind, honest, n_outputs):
+    def wrapped(*args):
+        out = _copy.deepcopy(honest(*args))
+        if kind == "in_place":
+            _scribble(args)
+            return out
+        return _confuse(kind, out, n_outputs)
+    return wrapped
+'''
+_CONFUSION_NS: dict = {}
+exec(compile(CONFUSION_SOURCE, "<grader_helpers confusions>", "exec"), _CONFUSION_NS)
+
+# The wrong kinds; "int_for_float" (allowed: 4 for 4.0) and "in_place" (a pure task) are checked apart.
+CONFUSIONS = ("bool_cast", "float_for_int", "number_for_bool", "complex", "list_of_bools", "true_scalar",
+              "nested_object", "nan_filled")
+# What the feedback says for each (one of these per affected case).
+CONFUSION_WORDS = {
+    "bool_cast": ("got booleans",), "float_for_int": ("expected integers, got floats",),
+    "number_for_bool": ("expected booleans",), "complex": ("got complex numbers",),
+    "list_of_bools": ("got booleans",), "true_scalar": ("got booleans", "wrong shape"),
+    "nested_object": ("dtype object",), "nan_filled": ("NaN", "got floats"),
+    "in_place": ("in place",),
+}
+
+
+def wrong_kind(kind: str, honest, n_outputs: int):
+    """``honest`` with its result turned into the wrong kind ``kind`` (or, for "in_place", its inputs scribbled)."""
+    return _CONFUSION_NS["_wrong_kind"](kind, honest, n_outputs)
+
+
+def wrong_kind_cell(kind: str, name: str, solution: str, n_outputs: int) -> str:
+    """An exercise cell whose function ``name`` returns the solution's answer as the wrong kind ``kind``."""
+    honest = solution.replace(f"def {name}(", "def _honest(", 1)
+    return (f"{honest}\n{CONFUSION_SOURCE}\n\ndef {name}(*args):\n"
+            f"    return _wrong_kind({kind!r}, _honest, {n_outputs})(*args)\n")
+
+
+def affected(kind: str, exercise, expected: tuple, inputs: dict) -> bool:
+    """Whether turning this case's right answer into ``kind`` must make the case fail."""
+    kinds = [np.asarray(e).dtype.kind for e in expected]
+    arrays = [np.asarray(e) for e in expected]
+    if kind == "bool_cast" or kind == "list_of_bools":
+        return any(k != "b" for k in kinds)
+    if kind == "float_for_int":
+        return any(k in "iu" for k in kinds)
+    if kind == "number_for_bool":
+        return any(k == "b" for k in kinds)
+    if kind == "complex":
+        return any(k != "c" for k in kinds)
+    if kind == "true_scalar":
+        return any(k != "b" or a.shape != () for k, a in zip(kinds, arrays))
+    if kind == "nested_object":
+        return True
+    if kind == "nan_filled":
+        return any(a.size and (k not in "fc" or np.any(np.isfinite(a))) for k, a in zip(kinds, arrays))
+    if kind == "int_for_float":  # fails only where a float answer is not a whole number
+        return any(k == "f" and not (np.all(np.isfinite(a)) and np.array_equal(a, np.round(a)))
+                   for k, a in zip(kinds, arrays))
+    if kind == "in_place":
+        return exercise.pure and any(isinstance(v, np.ndarray) and v.dtype.kind in "biuf" and v.size
+                                     for v in inputs.values())
+    raise KeyError(kind)

@@ -1,5 +1,7 @@
 import json
 
+import pytest
+
 from dlcourse.cli import main
 
 
@@ -46,3 +48,32 @@ def test_setup_cells_stamps_and_checks(tmp_path, capsys):
     assert main(["setup-cells", str(folder), "--config", str(config)]) == 0
     assert "git+https://example.org/x/y" in (folder / "a.ipynb").read_text()
     assert main(["setup-cells", str(folder), "--config", str(config), "--check"]) == 0
+
+
+def _empty_submission(tmp_path):
+    (tmp_path / "subs").mkdir()
+    (tmp_path / "subs" / "ann.ipynb").write_text(json.dumps(_notebook([])))
+    return str(tmp_path / "subs")
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--timeout", "0"], "--timeout, --memory-mb and --jobs must be positive"),
+    (["--timeout", "nan"], "must be positive"),
+    (["--timeout", "inf"], "must be positive"),
+    (["--jobs", "-1"], "must be positive"),
+    (["--memory-mb", "0"], "must be positive"),
+    (["--assignment", "99_nope"], "no exercises registered for assignment '99_nope'; known: 01_perceptron"),
+    (["--bank", "/nonexistent/bank"], "exercise bank /nonexistent/bank does not exist"),
+])
+def test_grade_refuses_bad_arguments_with_exit_status_2_and_no_traceback(extra, message, tmp_path, capsys):
+    argv = ["grade", _empty_submission(tmp_path), "--out", str(tmp_path / "out"), "--no-progress", *extra]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("dlcourse grade: error: ") and message in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_grade_names_a_missing_submission(tmp_path, capsys):
+    assert main(["grade", str(tmp_path / "gone.ipynb"), "--out", str(tmp_path / "out"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert f"submission {tmp_path / 'gone.ipynb'} does not exist" in err and "Traceback" not in err

@@ -18,12 +18,16 @@ import socket
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import grader_helpers as H
+from dlcourse import cli
+from dlcourse.grading import check, grade_function
 from dlcourse.grading.extract import exercise_sources
 from dlcourse.grading.grade import GradeOptions, grade
-from dlcourse.grading.registry import exercises_of
+from dlcourse.grading.registry import all_exercises, exercises_of, get_exercise
+from dlcourse.grading.scoring import expected_for
 from dlcourse.grading.sandbox import Limits
 from dlcourse.nbtools import read_notebook
 
@@ -177,6 +181,13 @@ ATTACKS = {
         return {WRONG}
     """,
     "huge_result_array": "return np.zeros(3 * 10**7)",
+    # The right answer as the wrong kind of value: each must be refused before any tolerance.
+    "returns_booleans": 'return _confuse("bool_cast", _honest(*args), {n_outputs})',
+    "returns_true": 'return _confuse("true_scalar", _honest(*args), {n_outputs})',
+    "returns_list_of_bools": 'return _confuse("list_of_bools", _honest(*args), {n_outputs})',
+    "returns_complex": 'return _confuse("complex", _honest(*args), {n_outputs})',
+    "returns_nan": 'return _confuse("nan_filled", _honest(*args), {n_outputs})',
+    "returns_nested_object": 'return _confuse("nested_object", _honest(*args), {n_outputs})',
 }
 
 HONEST = {  # correct answers with side effects a careless but honest student might have
@@ -214,7 +225,7 @@ def _cell(name: str, solution: str, body: str, names: dict) -> str:
     """The attacked exercise cell: the solution renamed `_honest`, `_wrong`, and `name(*args)` running `body`."""
     honest = solution.replace(f"def {name}(", "def _honest(", 1)
     body = textwrap.dedent(body).strip().format(**names)
-    return (f"import numpy as np, os, sys\n\n{honest}\n{WRONG_HELPER}\n\ndef {name}(*args):\n"
+    return (f"import numpy as np, os, sys\n\n{honest}\n{WRONG_HELPER}\n{H.CONFUSION_SOURCE}\n\ndef {name}(*args):\n"
             + textwrap.indent(body, "    ") + "\n")
 
 
@@ -247,6 +258,7 @@ def attacked_class(request, tmp_path_factory):
         exercises = exercises_of(assignment)
         solutions = exercise_sources(solution_nb, [ex.name for ex in exercises])
         target = exercises[0]
+        names["n_outputs"] = len(target.output_names)
         for student, body in {**ATTACKS, **HONEST}.items():
             cell = _cell(target.name, solutions[target.name], body, names)
             H.write_notebook(H.with_sources(handout, {**solutions, target.name: cell}), subs / f"{student}.ipynb")
@@ -296,3 +308,110 @@ def test_feedback_says_what_stopped_the_attack(attacked_class):
     assert "ended the program" in said("os_exit")
     assert "could not be read back" in said("forge_a_pickled_result")
     assert "far more than expected" in said("huge_result_array") or "tuple" in said("huge_result_array")
+    assert "got booleans" in said("returns_booleans") and "got booleans" in said("returns_list_of_bools")
+    assert "got complex numbers" in said("returns_complex") and "dtype object" in said("returns_nested_object")
+    assert "NaN" in said("returns_nan") or "got floats" in said("returns_nan")
+
+
+# ------------------------------------------------------------------ wrong kinds, for every registered exercise
+#
+# The right answer (the reference's, or the solution cell's) turned into the wrong kind of value: a
+# boolean cast, a float for an integer, complex, a list of booleans, a bare True, a nested object, NaN.
+# Every case whose expected value the change touches must fail, every other case must pass, so the
+# score is exactly points x (untouched cases / cases). Two allowed or separately ruled changes are
+# checked the same way: an int for a float (passes wherever the float is a whole number) and a correct
+# answer that scribbles on its array arguments (fails every case of an exercise with `pure=True`).
+
+KINDS = (*H.CONFUSIONS, "int_for_float", "in_place")
+
+
+def _kind_params():
+    """(exercise id, kind) for every registered exercise and every kind that can change one of its outputs."""
+    try:
+        exercises = list(all_exercises().values())
+    except ImportError:  # a bank module still being written elsewhere
+        return []
+    params = []
+    for exercise in exercises:
+        kinds = {np.asarray(e).dtype.kind for e in expected_for(exercise, exercise.public_cases[0])}
+        for kind in KINDS:
+            if (kind == "float_for_int" and not kinds & set("iu")) or (kind == "number_for_bool" and "b" not in kinds):
+                continue  # this exercise has no output of the kind that this change replaces
+            params.append(pytest.param(exercise.id, kind, id=f"{exercise.id}-{kind}"))
+    return params
+
+
+def _expected_score(exercise, kind, cases, expected):
+    untouched = sum(not H.affected(kind, exercise, e, c) for c, e in zip(cases, expected))
+    return exercise.points * untouched / len(cases), untouched
+
+
+@pytest.mark.parametrize("exercise_id, kind", _kind_params())
+def test_a_wrong_kind_of_the_right_answer_loses_exactly_the_cases_it_touches(exercise_id, kind):
+    exercise = get_exercise(exercise_id)
+    cases = exercise.draw_hidden(0)
+    expected = [expected_for(exercise, case) for case in cases]
+    score, untouched = _expected_score(exercise, kind, cases, expected)
+    if kind in H.CONFUSIONS:
+        assert untouched < len(cases)  # a wrong kind always touches some case
+    result = grade_function(exercise, H.wrong_kind(kind, exercise.reference, len(exercise.output_names)), seed=0)
+    assert result.score == pytest.approx(score), result.output
+    if untouched < len(cases):
+        assert any(word in result.output for word in H.CONFUSION_WORDS.get(kind, ("wrong values",))), result.output
+
+
+@pytest.mark.parametrize("exercise_id, kind", _kind_params())
+def test_public_checks_refuse_the_wrong_kind_and_say_what_was_expected(exercise_id, kind, capsys):
+    exercise = get_exercise(exercise_id)
+    expected = [expected_for(exercise, case) for case in exercise.public_cases]
+    untouched = sum(not H.affected(kind, exercise, e, c.inputs) for c, e in zip(exercise.public_cases, expected))
+    report = check(H.wrong_kind(kind, exercise.reference, len(exercise.output_names)), exercise_id)
+    printed = capsys.readouterr().out
+    assert report.passed == untouched, printed
+    if untouched < len(expected):
+        assert any(word in printed for word in H.CONFUSION_WORDS.get(kind, ("wrong values",))), printed
+
+
+def _course_assignments():
+    try:
+        return [stem for stem in sorted({ex.notebook for ex in all_exercises().values()})
+                if (REPO / "solutions" / f"{stem}.ipynb").exists() and (REPO / "exercises" / f"{stem}.ipynb").exists()]
+    except ImportError:
+        return []
+
+
+@pytest.fixture(scope="module", params=_course_assignments())
+def confused_class(request, tmp_path_factory):
+    """One sandboxed `dlcourse grade` run: a student per wrong kind, every exercise cell answering in it."""
+    assignment = request.param
+    base = tmp_path_factory.mktemp(f"kinds-{assignment}")
+    subs, out = base / "subs", base / "out"
+    solution_nb = read_notebook(REPO / "solutions" / f"{assignment}.ipynb")
+    handout = read_notebook(REPO / "exercises" / f"{assignment}.ipynb")
+    exercises = exercises_of(assignment)
+    solutions = exercise_sources(solution_nb, [ex.name for ex in exercises])
+    for kind in KINDS:
+        cells = {ex.name: H.wrong_kind_cell(kind, ex.name, solutions[ex.name], len(ex.output_names))
+                 for ex in exercises}
+        H.write_notebook(H.with_sources(handout, cells), subs / f"{kind}.ipynb")
+    H.write_notebook(H.with_sources(handout, solutions), subs / "control.ipynb")
+    argv = ["grade", str(subs), "--out", str(out), "--seed", "0", "--timeout", "30", "--memory-mb", "1024",
+            "--no-progress", "--jobs", str(os.cpu_count() or 1)]
+    assert cli.main(argv) == 0
+    return {"out": out, "exercises": exercises}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_sandboxed_grading_refuses_wrong_kinds_for_every_exercise(kind, confused_class):
+    out, exercises = confused_class["out"], confused_class["exercises"]
+    assert H.scores_of(out, "control") == {ex.id: ex.points for ex in exercises}
+    scores = H.scores_of(out, kind)
+    feedback = {t["name"]: t["output"] for t in H.load_result(out, kind)["tests"]}
+    for exercise in exercises:
+        cases = exercise.draw_hidden(0)
+        expected = [expected_for(exercise, case) for case in cases]
+        score, untouched = _expected_score(exercise, kind, cases, expected)
+        assert scores[exercise.id] == pytest.approx(score, abs=1e-6), feedback[exercise.id]
+        if untouched < len(cases):
+            words = H.CONFUSION_WORDS.get(kind, ("wrong values",))
+            assert any(w in feedback[exercise.id] for w in words), feedback[exercise.id]

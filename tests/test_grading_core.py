@@ -3,8 +3,9 @@ import numpy as np
 import pytest
 import torch
 
+import grader_helpers as H
 from dlcourse import nbtools
-from dlcourse.grading import Case, Exercise, grade_function, score_outputs
+from dlcourse.grading import Case, Exercise, Mistake, get_exercise, grade_function, score_outputs
 import dlcourse.grading.checking as check_module
 from dlcourse.grading.assign import STUB, make_exercise_notebook, strip_solution
 from dlcourse.grading.extract import exercise_sources
@@ -81,7 +82,7 @@ def test_compare_one_flags_off_by_one_and_reveals_in_public_checks():
 
 
 def test_check_prints_a_verdict_per_case(monkeypatch, capsys):
-    monkeypatch.setattr(check_module, "get_exercise", lambda key: TOY)
+    H.registry_with(monkeypatch, [TOY])
 
     def softplus(z, beta):
         return np.log1p(np.exp(beta * z)) / beta
@@ -100,7 +101,7 @@ def test_check_prints_a_verdict_per_case(monkeypatch, capsys):
 
 
 def test_check_turns_the_stub_into_an_instruction(monkeypatch, capsys):
-    monkeypatch.setattr(check_module, "get_exercise", lambda key: TOY)
+    H.registry_with(monkeypatch, [TOY])
 
     def softplus(z, beta):
         raise NotImplementedError
@@ -211,3 +212,117 @@ def test_setup_block_is_stamped_once_from_the_config(tmp_path):
     assert not nbtools.stamp_setup_cell(nb, url)
     assert nbtools.stamp_setup_cell(nb, "https://example.org/c/d")
     assert nbtools.cell_source(nb["cells"][1]).count(nbtools.SETUP_BEGIN) == 1
+
+
+# ------------------------------------------------------------------ registered mistakes and purity
+
+def _mean_loss_ref(errors):
+    return float(np.mean(np.asarray(errors, dtype=float) ** 2))
+
+
+MEAN_LOSS = Exercise(
+    id="99_toy.mean_loss",
+    reference=_mean_loss_ref,
+    public_cases=[Case({"errors": np.array([1.0, -2.0, 3.0])}, "three errors")],
+    hidden_cases=lambda rng: [{"errors": rng.normal(size=n)} for n in (2, 3, 5, 8)] + [{"errors": np.ones(1)}],
+    output_names=("loss",),
+    mistakes=[
+        Mistake("you summed over the batch; the loss is the mean", lambda e: float(np.sum(np.asarray(e) ** 2))),
+        Mistake("square the errors before averaging", lambda e: float(np.mean(e)) ** 2),
+        Mistake("never shown: this mistake raises", lambda e: 1 / 0),
+    ],
+)
+
+
+def test_a_scalar_that_matches_a_registered_mistake_gets_its_hint(monkeypatch, capsys):
+    """Sum instead of mean on a scalar: no constant-factor hint can see it (one number), the Mistake does."""
+    H.registry_with(monkeypatch, [MEAN_LOSS])
+
+    def mean_loss(errors):
+        return float(np.sum(errors**2))
+
+    assert check_module.check(mean_loss).passed == 0
+    out = capsys.readouterr().out
+    assert "Hint: you summed over the batch; the loss is the mean" in out and "square the errors" not in out
+    result = grade_function(MEAN_LOSS, mean_loss, seed=0)
+    # a batch of one: sum = mean, so that case passes; the four others fail, each with the hint
+    assert result.passed == 1 and result.output.count("Hint: you summed over the batch") == 4
+    assert "raises" not in result.output
+
+
+def test_no_hint_for_a_right_answer_or_for_a_wrong_one_that_matches_no_mistake(monkeypatch, capsys):
+    H.registry_with(monkeypatch, [MEAN_LOSS])
+    assert "Hint" not in grade_function(MEAN_LOSS, _mean_loss_ref, seed=0).output
+    other = grade_function(MEAN_LOSS, lambda e: _mean_loss_ref(e) + 1.0, seed=0)
+    assert other.score == 0 and "Hint" not in other.output
+    wrong_kind = grade_function(MEAN_LOSS, lambda e: np.sum(e**2) > 0, seed=0)  # kind first, no mistake hint
+    assert "got booleans" in wrong_kind.output and "Hint" not in wrong_kind.output
+
+
+def test_a_mistake_hint_follows_the_failed_outputs_of_a_multi_output_exercise():
+    two = Exercise(id="99_toy.stats", reference=lambda x: (np.mean(x), np.std(x)),
+                   public_cases=[Case({"x": np.arange(4.0)})],
+                   hidden_cases=lambda rng: [{"x": rng.normal(size=5)} for _ in range(3)],
+                   output_names=("mean", "std"),
+                   mistakes=[Mistake("np.var is the variance; take its square root",
+                                     lambda x: (np.mean(x), np.var(x)))])
+    result = grade_function(two, lambda x: (np.mean(x), np.var(x)), seed=0)
+    assert result.score == 0 and result.output.count("Hint: np.var is the variance") == 3
+    assert "mean:" not in result.output  # only the failed output is described
+
+
+def _pure_toy(pure: bool) -> Exercise:
+    return Exercise(id="99_toy.clip", reference=lambda x: np.clip(x, -1.0, 1.0),
+                    public_cases=[Case({"x": np.array([-3.0, 0.5, 2.0])})],
+                    hidden_cases=lambda rng: [{"x": 3 * rng.normal(size=6)} for _ in range(4)],
+                    output_names=("y",), pure=pure)
+
+
+def _clip_in_place(x):
+    np.clip(x, -1.0, 1.0, out=x)
+    return x
+
+
+@pytest.mark.parametrize("pure", [True, False])
+def test_modifying_an_argument_in_place_fails_only_where_the_task_forbids_it(pure):
+    result = grade_function(_pure_toy(pure), _clip_in_place, seed=0)
+    if pure:
+        assert result.score == 0
+        assert "modified its argument `x` in place; the task asks you to return a new array" in result.output
+    else:
+        assert result.score == result.max_score
+
+
+def test_in_place_recall_of_a_hopfield_state_is_caught(capsys):
+    """np.asarray(s, dtype=float) does not copy a float s: the updates then land in the caller's array."""
+    exercise = get_exercise("01_perceptron.hopfield_recall")
+
+    def hopfield_recall(W, s, order, max_sweeps):
+        s = np.asarray(s, dtype=float)
+        for _ in range(max_sweeps):
+            changed = False
+            for i in order:
+                field = W[i] @ s
+                new = 1.0 if field > 0 else (-1.0 if field < 0 else s[i])
+                changed |= bool(new != s[i])
+                s[i] = new
+            if not changed:
+                break
+        return s
+
+    assert exercise.pure
+    result = grade_function(exercise, hopfield_recall, seed=0)
+    assert 0 <= result.score < result.max_score
+    assert "modified its argument `s` in place; the task asks you to return a new array" in result.output
+    copying = grade_function(exercise, lambda W, s, *rest: hopfield_recall(W, np.array(s, dtype=float), *rest))
+    assert copying.score == copying.max_score
+    assert check_module.check(hopfield_recall, exercise.id).passed < len(exercise.public_cases)
+    assert "in place" in capsys.readouterr().out
+
+
+def test_writing_a_value_back_unchanged_is_not_a_modification():
+    def touches(x):
+        x[0] = x[0]  # same bytes: nothing the caller could notice
+        return np.clip(x, -1.0, 1.0)
+
+    assert grade_function(_pure_toy(True), touches, seed=0).score == 1.0

@@ -4,6 +4,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .grading.registry import Registry
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
@@ -13,10 +17,21 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load_registry(banks: list[str] | None) -> Registry:
+    """The exercises to use: the built-in bank plus the ``--bank`` ones (their summary goes to stdout)."""
+    from .grading.registry import Registry
+
+    registry = Registry.load(banks or [])
+    if banks:
+        print(registry.summary())
+    return registry
+
+
 def _cmd_assign(args: argparse.Namespace) -> int:
     from .grading.assign import assign
 
-    changed = assign(args.solutions, args.exercises, check=args.check)
+    registry = _load_registry(args.bank) if args.bank else None
+    changed = assign(args.solutions, args.exercises, check=args.check, registry=registry)
     if args.check:
         if changed:
             print("exercises/ is out of date with solutions/ for: " + ", ".join(map(str, changed)))
@@ -51,10 +66,13 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     from .grading.grade import GRADEBOOK, GradeOptions, grade
     from .grading.sandbox import Limits, SandboxUnavailable
 
+    if not 0 < args.timeout < float("inf") or args.memory_mb <= 0 or (args.jobs is not None and args.jobs <= 0):
+        raise ValueError(f"--timeout, --memory-mb and --jobs must be positive (and finite), got {args.timeout:g}, "
+                         f"{args.memory_mb} and {args.jobs}")
     limits = Limits(wall_s=args.timeout, memory_mb=args.memory_mb)
     options = GradeOptions(out=Path(args.out), seed=args.seed, assignment=args.assignment, jobs=args.jobs,
                            force=args.force, sandbox=not args.no_sandbox, limits=limits,
-                           progress=not args.no_progress)
+                           progress=not args.no_progress, registry=_load_registry(args.bank))
     try:
         reports = grade(args.submissions, options)
     except SandboxUnavailable as err:
@@ -72,6 +90,10 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+BANK_HELP = ("an instructor's exercise bank: a folder of Python modules or one .py file defining EXERCISES "
+             "(new notebooks, or replacements of built-in exercise ids); may be repeated")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dlcourse", description="dlcourse: course tools and grading")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -84,6 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     assign.add_argument("--solutions", default="solutions")
     assign.add_argument("--exercises", default="exercises")
     assign.add_argument("--check", action="store_true", help="only report whether exercises/ is up to date")
+    assign.add_argument("--bank", action="append", metavar="PATH",
+                        help=BANK_HELP + "; its exercises' public cases go into the handouts' check cells")
     assign.set_defaults(func=_cmd_assign)
 
     cells = sub.add_parser("setup-cells", help="stamp the install block of every notebook from _config.yml")
@@ -106,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--no-sandbox", action="store_true",
                        help="run student code unconfined: ONLY for code you trust")
     grade.add_argument("--no-progress", action="store_true", help="no progress bar")
+    grade.add_argument("--bank", action="append", metavar="PATH", help=BANK_HELP)
     grade.set_defaults(func=_cmd_grade)
     return parser
 
@@ -116,7 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except (ValueError, FileNotFoundError, KeyError) as err:
-        print(f"dlcourse {args.command}: error: {err}", file=sys.stderr)
+        message = err.args[0] if isinstance(err, KeyError) and err.args else err  # KeyError quotes its text
+        print(f"dlcourse {args.command}: error: {message}", file=sys.stderr)
         return 2
 
 

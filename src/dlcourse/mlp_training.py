@@ -258,3 +258,34 @@ def train_full_mnist(epochs: int = 30, hidden: Sequence[int] = (1024, 1024), bat
                                      lr=lr, batch_size=batch_size, seed=seed, device=device, progress=progress)
     _, test_accuracy = evaluate(model, (X_test, as_labels(test_labels, "test_labels", 10)), device=device)
     return model, history, test_accuracy
+
+
+def _gpu_full_mnist(device, offline: bool = False, tiny: bool = False) -> dict:
+    """Chapter 2's GPU section as one measured run (used by ``benchmarks/gpu_sections.py``).
+
+    ``tiny``: 256 random images and one epoch, to test the path on a CPU in seconds; ``offline``: the
+    MNIST-5k subset instead of the download (so the figure is NOT the full-MNIST figure).
+    """
+    import time
+
+    from .data import load_mnist_5k
+
+    if tiny:
+        rng = np.random.default_rng(0)
+        data = (rng.integers(0, 256, (256, 28, 28), dtype=np.uint8), rng.integers(0, 10, 256),
+                rng.integers(0, 256, (64, 28, 28), dtype=np.uint8), rng.integers(0, 10, 64))
+        dataset, epochs = "random 256/64 (tiny)", 1
+    elif offline:
+        X_train, y_train, X_test, y_test = load_mnist_5k()
+        as_images = lambda X: np.rint(X * 255).astype(np.uint8).reshape(-1, 28, 28)  # noqa: E731
+        data, dataset, epochs = (as_images(X_train), y_train, as_images(X_test), y_test), "MNIST-5k (offline)", 30
+    else:
+        data, dataset, epochs = None, "MNIST 60k/10k", 30
+    start = time.perf_counter()
+    _, _, accuracy = train_full_mnist(epochs=epochs, data=data, device=device, progress=False)
+    return {"dataset": dataset, "epochs": epochs, "seconds": time.perf_counter() - start,
+            "test_accuracy": float(accuracy), "bar": 0.98}
+
+
+# Full-mode recipes that benchmarks/gpu_sections.py runs: name -> recipe(device, offline, tiny) -> metrics.
+GPU_RECIPES = {"02_mlp.full_mnist_mlp": _gpu_full_mnist}

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
-from .registry import get_exercise
+from .public import PublicCase, import_public
+from .registry import Registry
 from .runner import run_case
 from .scoring import judge_case
 
@@ -38,22 +40,30 @@ def _describe_inputs(inputs: dict) -> str:
     return ", ".join(parts)
 
 
-def check(fn: Callable[..., Any], exercise_id: str | None = None) -> CheckReport:
+def check(fn: Callable[..., Any], exercise_id: str | None = None, *, bank: str | Path | None = None,
+          public: str | None = None) -> CheckReport:
     """Run the public cases of the exercise named like ``fn`` and print what passed and what did not.
 
     Each failed case shows what was given, what was expected, what came back and a hint for the
-    common mistakes (shape, sign, off-by-one, a constant factor).
+    common mistakes (a wrong kind of value, shape, sign, off-by-one, a constant factor, and the
+    mistakes the exercise registers). The exercise comes from the built-in bank, from an instructor
+    bank at ``bank`` (a folder or a ``.py`` file), or, in a handout made by ``dlcourse assign --bank``,
+    from ``public``: the exercise's public cases as JSON, written into the check cell.
     """
     if not callable(fn):
         raise TypeError(f"check() expects your exercise function, got {type(fn).__name__}")
-    exercise = get_exercise(exercise_id or fn.__name__)
+    if public is not None:
+        exercise, cases = import_public(public)
+    else:
+        exercise = Registry.load([bank] if bank is not None else []).get(exercise_id or fn.__name__)
+        cases = [PublicCase(case, None) for case in exercise.public_cases]
     passed = 0
-    cases = list(exercise.public_cases)
     print(f"Checking {exercise.id} on {len(cases)} public cases")
-    for index, case in enumerate(cases, start=1):
+    for index, item in enumerate(cases, start=1):
+        case = item.case
         label = f" ({case.label})" if case.label else ""
-        received = run_case(fn, case.inputs, exercise.output_names)
-        ok, messages = judge_case(exercise, case, received, reveal=True)
+        received = run_case(fn, case.inputs, exercise.output_names, pure=exercise.pure)
+        ok, messages = judge_case(exercise, case, received, reveal=True, mistakes=item.mistakes)
         if ok:
             passed += 1
             print(f"  [PASS] case {index}{label}")

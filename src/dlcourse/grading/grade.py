@@ -25,7 +25,7 @@ from typing import Any
 
 from ..nbtools import cell_source, cell_tags, read_notebook
 from .extract import defined_names, exercise_sources
-from .registry import all_exercises, exercises_of
+from .registry import Registry
 from .sandbox import Limits, Outcome, Sandbox
 from .sandbox_entry import ResultError, decode_result, encode_inputs
 from .scoring import ExerciseResult, score_outputs
@@ -55,6 +55,7 @@ class GradeOptions:
     sandbox: bool = True
     limits: Limits = field(default_factory=Limits)
     progress: bool = True
+    registry: Registry | None = None  # the exercises to grade against (default: the built-in bank)
 
 
 @dataclass
@@ -102,22 +103,23 @@ def find_submissions(paths: list[str | Path]) -> list[Path]:
     return found
 
 
-def detect_assignment(nb: dict[str, Any]) -> str | None:
+def detect_assignment(nb: dict[str, Any], registry: Registry | None = None) -> str | None:
     """The exercise notebook a submission answers: the one whose exercise functions it defines most.
 
     Ties (or no function at all) fall back to ``metadata.dlcourse.assignment`` when present.
     """
+    exercises = (registry or Registry.load()).exercises
     names: set[str] = set()
     for cell in nb.get("cells", []):
         if isinstance(cell, dict) and cell.get("cell_type") == "code":
             names.update(defined_names(cell_source(cell)))
-    counts = Counter(ex.notebook for ex in all_exercises().values() if ex.name in names)
+    counts = Counter(ex.notebook for ex in exercises.values() if ex.name in names)
     best = counts.most_common()
     meta = nb.get("metadata", {}).get("dlcourse", {}) if isinstance(nb.get("metadata"), dict) else {}
     hinted = meta.get("assignment") if isinstance(meta, dict) else None
     if best and (len(best) == 1 or best[0][1] > best[1][1]):
         return best[0][0]
-    notebooks = {ex.notebook for ex in all_exercises().values()}
+    notebooks = {ex.notebook for ex in exercises.values()}
     if hinted in notebooks and (not best or counts[hinted] == best[0][1]):
         return hinted
     return None
@@ -139,7 +141,7 @@ def atomic_write(path: Path, text: str) -> None:
         raise
 
 
-def results_json(report: SubmissionReport, seed: int, digest: str) -> dict[str, Any]:
+def results_json(report: SubmissionReport, seed: int, digest: str, bank: str = "") -> dict[str, Any]:
     """Gradescope's ``results.json`` shape, plus what a re-run needs to know it is up to date."""
     tests = [{"name": r.exercise_id, "score": r.score, "max_score": r.max_score, "output": r.output,
               "visibility": "visible"} for r in report.results]
@@ -150,7 +152,8 @@ def results_json(report: SubmissionReport, seed: int, digest: str) -> dict[str, 
                   "visibility": "visible"}]
     return {"score": report.score, "max_score": report.max_score, "output": "\n".join(lines), "tests": tests,
             "extra_data": {"dlcourse": {"grader": GRADER_TAG, "student": report.student,
-                                        "assignment": report.assignment, "seed": seed, "sha256": digest}}}
+                                        "assignment": report.assignment, "seed": seed, "sha256": digest,
+                                        "bank": bank}}}
 
 
 def _load_graded(path: Path) -> dict[str, Any] | None:
@@ -162,9 +165,9 @@ def _load_graded(path: Path) -> dict[str, Any] | None:
     return data if isinstance(meta, dict) and meta.get("grader") == GRADER_TAG else None
 
 
-def gradebook_csv(rows: dict[str, dict[str, Any]]) -> str:
+def gradebook_csv(rows: dict[str, dict[str, Any]], registry: Registry | None = None) -> str:
     """One row per submission: submission, one column per exercise id, total, max_total."""
-    order = list(all_exercises())
+    order = list((registry or Registry.load()).exercises)
     seen = {ex_id for row in rows.values() for ex_id in row["scores"]}
     columns = [e for e in order if e in seen] + sorted(seen - set(order))
     buffer = io.StringIO()
@@ -187,8 +190,8 @@ def _row(data: dict[str, Any]) -> dict[str, Any]:
 class _Run:
     """Everything shared by the submissions of one ``grade`` call: stage folder, sandbox, hidden inputs."""
 
-    def __init__(self, options: GradeOptions, secrets: list[Path]) -> None:
-        self.options = options
+    def __init__(self, options: GradeOptions, registry: Registry, secrets: list[Path]) -> None:
+        self.options, self.registry = options, registry
         self.stage = Path(tempfile.mkdtemp(prefix="dlcourse-grade-"))
         try:
             self.sandbox = Sandbox(enabled=options.sandbox, secrets=tuple(secrets), stage_dir=self.stage)
@@ -208,7 +211,7 @@ class _Run:
     @staticmethod
     def _make_readable(folder: Path) -> None:
         """The sandbox user (65534) reads the stage: folders 0755, files 0644 (the stage root stays 0711)."""
-        for root, dirs, files in os.walk(folder):
+        for root, _dirs, files in os.walk(folder):
             os.chmod(root, 0o755)
             for name in files:
                 os.chmod(os.path.join(root, name), 0o644)
@@ -236,7 +239,7 @@ class _Run:
         if not self.sandbox.enabled:  # unconfined, RLIMIT_NPROC would count all of the user's processes
             rlimits.pop("nproc")
         (job / "job.json").write_text(json.dumps({
-            "name": exercise.name, "output_names": list(exercise.output_names),
+            "name": exercise.name, "output_names": list(exercise.output_names), "pure": bool(exercise.pure),
             "limits": rlimits, "site_dirs": self.sandbox.site_dirs}), encoding="utf-8")
         self._make_readable(folder)
         result_file = folder / "result"
@@ -259,7 +262,7 @@ class _Run:
 
     # ------------------------------------------------------------------ one submission
     def grade_submission(self, report: SubmissionReport, nb: dict[str, Any] | None, index: int) -> SubmissionReport:
-        exercises = exercises_of(report.assignment) if report.assignment else []
+        exercises = self.registry.of(report.assignment) if report.assignment else []
         if nb is None:
             why = report.notes[0] if report.notes else "your submission could not be read"
             report.results = [self._zero(ex, f"not graded: {why}") for ex in exercises]
@@ -310,10 +313,11 @@ def interpret(outcome: Outcome, n_cases: int, limits: Limits) -> list[Any] | str
     return f"your code ended the program with exit status {outcome.returncode} before returning a result." + last
 
 
-def _secrets(options: GradeOptions, submissions: list[Path]) -> list[Path]:
-    """Folders the sandbox must never see even when they lie inside a mounted folder."""
+def _secrets(options: GradeOptions, registry: Registry, submissions: list[Path]) -> list[Path]:
+    """Folders (and bank files) the sandbox must never see even when they lie inside a mounted folder."""
     package = Path(__file__).resolve().parents[1]
-    found = [package, options.out.resolve(), Path.cwd().resolve()] + [p.resolve().parent for p in submissions]
+    found = [package, Path(options.out).resolve(), Path.cwd().resolve()] + [p.resolve().parent for p in submissions]
+    found += list(registry.banks)  # instructor banks: trusted code, never for the sandbox's eyes
     if package.parent.name == "src":  # a source checkout: the repository holds solutions/
         found.append(package.parent.parent)
     return found
@@ -323,10 +327,11 @@ def grade(paths: list[str | Path], options: GradeOptions) -> list[SubmissionRepo
     """Grade every submission in ``paths``; write ``out/<student>.json`` and ``out/gradebook.csv``."""
     from tqdm.auto import tqdm
 
+    registry = options.registry or Registry.load()
     submissions = find_submissions(paths)
-    if options.assignment is not None and not exercises_of(options.assignment):
+    if options.assignment is not None and not registry.of(options.assignment):
         raise KeyError(f"no exercises registered for assignment {options.assignment!r}; "
-                       f"known: {', '.join(sorted({e.notebook for e in all_exercises().values()}))}")
+                       f"known: {', '.join(sorted(registry.notebooks()))}")
     if not options.sandbox:
         print("WARNING: --no-sandbox: student code runs with YOUR permissions, network and files. "
               "Use it only for code you trust.", file=sys.stderr)
@@ -347,7 +352,7 @@ def grade(paths: list[str | Path], options: GradeOptions) -> list[SubmissionRepo
             report.notes.append(f"Your submission is not a readable Jupyter notebook: {err}. Submit the .ipynb file.")
         report.digest = hashlib.sha256(data).hexdigest()
         if report.assignment is None and notebooks[report.student] is not None:
-            report.assignment = detect_assignment(notebooks[report.student])
+            report.assignment = detect_assignment(notebooks[report.student], registry)
         reports.append(report)
     common = Counter(r.assignment for r in reports if r.assignment).most_common(1)
     for report in reports:
@@ -359,18 +364,19 @@ def grade(paths: list[str | Path], options: GradeOptions) -> list[SubmissionRepo
         previous = _load_graded(out / f"{report.student}.json")
         meta = previous["extra_data"]["dlcourse"] if previous else {}
         if not options.force and previous and meta.get("sha256") == report.digest \
-                and meta.get("seed") == options.seed and meta.get("assignment") == report.assignment:
+                and meta.get("seed") == options.seed and meta.get("assignment") == report.assignment \
+                and meta.get("bank", "") == registry.fingerprint:
             report.skipped = True
             rows[report.student] = _row(previous)
         else:
             todo.append(report)
 
     if todo:
-        run = _Run(options, _secrets(options, submissions))
+        run = _Run(options, registry, _secrets(options, registry, submissions))
         try:
             run.sandbox.probe()
             for assignment in sorted({r.assignment for r in todo if r.assignment}):
-                for exercise in exercises_of(assignment):
+                for exercise in registry.of(assignment):
                     run.hidden_inputs(exercise)  # drawn once, before the worker threads start
             jobs = max(1, options.jobs or os.cpu_count() or 1)
             with ThreadPoolExecutor(max_workers=jobs) as pool, \
@@ -385,12 +391,12 @@ def grade(paths: list[str | Path], options: GradeOptions) -> list[SubmissionRepo
                         report.error = f"{type(err).__name__}: {err}"
                         report.results = []
                     else:
-                        data = results_json(report, options.seed, report.digest)
+                        data = results_json(report, options.seed, report.digest, registry.fingerprint)
                         atomic_write(out / f"{report.student}.json", json.dumps(data, indent=1) + "\n")
                         rows[report.student] = _row(data)
-                        atomic_write(out / GRADEBOOK, gradebook_csv(rows))
+                        atomic_write(out / GRADEBOOK, gradebook_csv(rows, registry))
                     bar.update(1)
         finally:
             run.close()
-    atomic_write(out / GRADEBOOK, gradebook_csv(rows))
+    atomic_write(out / GRADEBOOK, gradebook_csv(rows, registry))
     return reports

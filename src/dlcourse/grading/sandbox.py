@@ -4,8 +4,9 @@ What the sandbox sees: ``/usr`` (read-only, with the usual ``/bin``, ``/lib`` li
 installation and its site-packages (read-only; a ``dlcourse`` package inside them is masked), the
 three read-only folders of the job (``/sandbox/lib``, ``/sandbox/inputs``, ``/sandbox/job``), ONE
 writable pre-created result file (``/sandbox/result``), a small private ``/tmp`` (tmpfs) and fresh
-``/proc`` and ``/dev``. Not the repository, the solutions, the instructor's output folder or other
-submissions: they are never mounted, and masked when they lie inside a mounted folder.
+``/proc`` and ``/dev``. Not the repository, the solutions, an instructor's exercise bank, the
+instructor's output folder or other submissions: they are never mounted, and masked when they lie
+inside a mounted folder.
 
 Processes, threads, CPU seconds, address space, file size and open files are limited with rlimits
 that the program inside applies to itself before any student code exists (``sandbox_entry``).

@@ -5,7 +5,8 @@ Inside, it is started as ``python -I -S sandbox_entry.py LIB INPUTS JOB RESULT``
 * ``LIB`` holds this file and a package ``gradekit`` (copies of ``runner.py``, ``outputs.py`` and
   ``fixtures.py``: the untrusted-side call loop, and nothing that knows a reference or an answer);
 * ``INPUTS`` holds the hidden inputs of one exercise (``manifest.json`` and one ``.npy`` per array);
-* ``JOB`` holds ``job.json`` (function name, output names, resource limits, site-packages folders)
+* ``JOB`` holds ``job.json`` (function name, output names, whether the function must leave its
+  arguments alone, resource limits, site-packages folders)
   and ``student.py`` (the student's exercise cell);
 * ``RESULT`` is one pre-created file, the only place it may write results.
 
@@ -217,7 +218,7 @@ def _run_student(job: dict, source: str, inputs_list: list[dict]) -> list[Any]:
     results: list[Any] = []
     for inputs in inputs_list:
         try:
-            results.append(run_case(fn, inputs, job["output_names"]))
+            results.append(run_case(fn, inputs, job["output_names"], bool(job.get("pure", False))))
         except SystemExit:
             results.append(CaseFailure("called sys.exit()/exit(): return the result instead of ending the program"))
         except BaseException as err:  # noqa: BLE001 - KeyboardInterrupt, GeneratorExit, ...

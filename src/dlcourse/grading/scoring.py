@@ -7,13 +7,16 @@ for trusted use).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
 from .outputs import OutputError, compare_outputs, normalize_output, validate_received
 from .runner import CaseFailure, call_args, run_cases
 from .spec import Case, Exercise
+
+if TYPE_CHECKING:
+    from .registry import Registry
 
 MAX_FEEDBACK_LINES = 5
 
@@ -47,11 +50,41 @@ def expected_for(exercise: Exercise, case: Case | dict) -> tuple[np.ndarray, ...
     return normalize_output(exercise.reference(*call_args(inputs)), exercise.output_names)
 
 
-def judge_case(exercise: Exercise, case: Case | dict, received: Any, reveal: bool) -> tuple[bool, list[str]]:
+def mistake_outputs(exercise: Exercise, case: Case | dict) -> list[tuple[str, tuple[np.ndarray, ...]]]:
+    """What each registered mistake returns on this case, with its hint (mistakes that fail are left out)."""
+    inputs = case.inputs if isinstance(case, Case) else case
+    found = []
+    for mistake in exercise.mistakes:
+        try:
+            with np.errstate(all="ignore"):
+                found.append((mistake.hint, normalize_output(mistake.compute(*call_args(inputs)),
+                                                             exercise.output_names)))
+        except Exception:  # noqa: BLE001 - a mistake that does not apply to this case gives no hint
+            continue
+    return found
+
+
+def _matching_hints(exercise: Exercise, expected: tuple[np.ndarray, ...], received: tuple[np.ndarray, ...],
+                    mistakes: Sequence[tuple[str, Sequence[np.ndarray]]]) -> list[str]:
+    """The hints of the mistakes whose output the received one matches (under the exercise's tolerance)."""
+    hints = []
+    for hint, wrong in mistakes:
+        args = (exercise.output_names, exercise.rtol, exercise.atol, False)
+        if compare_outputs(wrong, received, *args)[0] and not compare_outputs(expected, wrong, *args)[0]:
+            if hint not in hints:
+                hints.append(hint)
+    return hints
+
+
+def judge_case(exercise: Exercise, case: Case | dict, received: Any, reveal: bool,
+               mistakes: Sequence[tuple[str, Sequence[np.ndarray]]] | None = None) -> tuple[bool, list[str]]:
     """Whether one case's result is right, and what is wrong with it (the failed outputs only).
 
     ``received`` is a tuple of arrays (validated here) or a :class:`CaseFailure` message; with
-    ``reveal=False`` the messages keep the expected values to themselves.
+    ``reveal=False`` the messages keep the expected values to themselves. A wrong result that matches
+    a registered :class:`~dlcourse.grading.spec.Mistake` gets that mistake's hint as a last message.
+    ``mistakes`` gives the mistakes' outputs precomputed (``(hint, arrays)`` pairs, as exported public
+    cases carry them); by default they are computed from ``exercise.mistakes``.
     """
     if isinstance(received, str):
         return False, [str(received)]
@@ -59,9 +92,14 @@ def judge_case(exercise: Exercise, case: Case | dict, received: Any, reveal: boo
         arrays = validate_received(received, exercise.output_names)
     except OutputError as err:
         return False, [f"returned a value of the wrong kind: {err}"]
-    ok, messages = compare_outputs(expected_for(exercise, case), arrays, exercise.output_names,
+    expected = expected_for(exercise, case)
+    ok, messages = compare_outputs(expected, arrays, exercise.output_names,
                                    exercise.rtol, exercise.atol, reveal=reveal)
-    return ok, [m for m in messages if not m.endswith("correct.")]
+    messages = [m for m in messages if not m.endswith("correct.")]
+    if not ok:
+        known = mistake_outputs(exercise, case) if mistakes is None else mistakes
+        messages += [f"Hint: {hint}" for hint in _matching_hints(exercise, expected, arrays, known)]
+    return ok, messages
 
 
 def score_outputs(exercise: Exercise, inputs_list: Sequence[dict], received_list: Sequence[Any]) -> ExerciseResult:
@@ -86,15 +124,20 @@ def score_outputs(exercise: Exercise, inputs_list: Sequence[dict], received_list
     return ExerciseResult(exercise.id, round(score, 6), exercise.points, passed, total, feedback)
 
 
-def grade_function(exercise: Exercise | str, fn: Callable[..., Any], seed: int = 0) -> ExerciseResult:
-    """Run ``fn`` on the exercise's hidden cases for ``seed`` in this process and score it (trusted use only)."""
-    from .registry import get_exercise
+def grade_function(exercise: Exercise | str, fn: Callable[..., Any], seed: int = 0,
+                   registry: "Registry | None" = None) -> ExerciseResult:
+    """Run ``fn`` on the exercise's hidden cases for ``seed`` in this process and score it (trusted use only).
+
+    A string names the exercise in ``registry`` (default: the built-in bank).
+    """
+    from .registry import Registry
 
     if isinstance(exercise, str):
-        exercise = get_exercise(exercise)
+        exercise = (registry or Registry.load()).get(exercise)
     inputs_list = exercise.draw_hidden(seed)
-    received = run_cases(fn, inputs_list, exercise.output_names)
+    received = run_cases(fn, inputs_list, exercise.output_names, pure=exercise.pure)
     return score_outputs(exercise, inputs_list, received)
 
 
-__all__ = ["CaseFailure", "ExerciseResult", "expected_for", "grade_function", "judge_case", "score_outputs"]
+__all__ = ["CaseFailure", "ExerciseResult", "expected_for", "grade_function", "judge_case", "mistake_outputs",
+           "score_outputs"]
