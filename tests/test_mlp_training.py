@@ -117,10 +117,28 @@ def test_train_mnist_mlp_runs_end_to_end_on_a_tiny_stand_in():
 def test_train_full_mnist_recipe_on_a_tiny_stand_in():
     data = (*synthetic_digits(400, 2), *synthetic_digits(100, 3))
     model, history, accuracy = train_full_mnist(epochs=2, hidden=(64, 32), batch_size=50, data=data,
-                                                device="cpu", progress=False)
-    assert len(history.train_loss) == 2
+                                                device="cpu", progress=False, val_size=50)
+    assert len(history.train_loss) == 2 and len(history.val_acc) == 2
     assert accuracy >= 0.9
     assert [m.out_features for m in model if isinstance(m, torch.nn.Linear)] == [64, 32, 10]
+
+
+def test_train_full_mnist_holds_out_validation_from_the_training_images(monkeypatch):
+    from dlcourse import mlp_training as module
+
+    seen = {}
+
+    def spy(X_train, y_train, X_val, y_val, **kwargs):
+        seen.update(n_train=len(X_train), n_val=len(X_val), val=X_val.copy())
+        return real(X_train, y_train, X_val, y_val, **kwargs)
+
+    real = module.train_mnist_mlp
+    monkeypatch.setattr(module, "train_mnist_mlp", spy)
+    train, test = synthetic_digits(400, 2), synthetic_digits(100, 3)
+    train_full_mnist(epochs=1, hidden=(16,), data=(*train, *test), device="cpu", progress=False, val_size=40)
+    assert (seen["n_train"], seen["n_val"]) == (360, 40)
+    test_vectors = mnist_as_vectors(test[0])
+    assert not any(np.array_equal(row, t) for row in seen["val"][:5] for t in test_vectors)  # never the test set
 
 
 def test_input_validation_of_the_mnist_helpers():
@@ -243,20 +261,22 @@ TABLE = {
                                                                   side=BAD_SIZE)),
     "mnist_mlp": (mnist_mlp, dict(hidden=(8,)), dict(hidden=[(0,), (-4,), (2.5,), None, "8"], mean=[np.nan, None],
                                                       std=[0.0, np.nan], max_shift=[-1, 28, None])),
-    "train_mnist_mlp": (train_mnist_mlp, dict(X_train=PIXELS, y_train=DIGITS, X_test=PIXELS, y_test=DIGITS, **FAST),
+    "train_mnist_mlp": (train_mnist_mlp, dict(X_train=PIXELS, y_train=DIGITS, X_val=PIXELS, y_val=DIGITS, **FAST),
                         dict(X_train=NOT_ARRAYS + [PIXELS > 0, PIXELS * 255, PIXELS[:, :100], np.ones((0, 784))],
                              y_train=[DIGITS[:3], DIGITS + 10, DIGITS > 3, DIGITS.astype(float)],
-                             X_test=[PIXELS[:, :10], np.full((2, 784), np.nan)], y_test=[DIGITS[:2], None],
+                             X_val=[PIXELS[:, :10], np.full((2, 784), np.nan)], y_val=[DIGITS[:2], None],
                              hidden=[(0,), None], epochs=BAD_SIZE, lr=BAD_POSITIVE,
                              momentum=[-0.1, 1.0, np.nan, None], batch_size=BAD_SIZE, max_shift=[-1, 28],
                              seed=[-1, None], device=["gpu0", 3], progress=BAD_FLAG)),
     "mnist_as_vectors": (mnist_as_vectors, dict(images=IMAGES),
                          dict(images=NOT_ARRAYS + [IMAGES > 0, IMAGES / 255.0, IMAGES.reshape(8, -1),
                                                    IMAGES[:, :27], IMAGES.astype(int) - 1, IMAGES[:0]])),
-    "train_full_mnist": (train_full_mnist, dict(data=(IMAGES, DIGITS, IMAGES, DIGITS), progress=False, **FAST),
+    "train_full_mnist": (train_full_mnist, dict(data=(IMAGES, DIGITS, IMAGES, DIGITS), progress=False, val_size=2,
+                                                **FAST),
                          dict(data=[(IMAGES, DIGITS), "mnist", (PIXELS, DIGITS, PIXELS, DIGITS),
                                     (IMAGES, DIGITS + 10, IMAGES, DIGITS)],
                               epochs=BAD_SIZE, hidden=[(0,), None], batch_size=BAD_SIZE, lr=BAD_POSITIVE,
+                              val_size=[0, 2.5, True, 8],
                               seed=[-1, None], device=["gpu0"], progress=BAD_FLAG)),
 }
 

@@ -64,7 +64,7 @@ def setup_block(repo_url: str) -> str:
         SETUP_BEGIN,
         "try:",
         "    import dlcourse",
-        "except ImportError:  # e.g. on Colab: install the course package from its repository",
+        "except ImportError:  # on Colab, for example: install the course package",
         f'    %pip install -q "dlcourse @ git+{repo_url}"',
         "    import dlcourse",
         SETUP_END,

@@ -1,8 +1,8 @@
 """Datasets: offline ones for CPU mode, real downloads (with checksums and a cache) for GPU mode."""
-from .mnist import DatasetUnavailableError, load_mnist, load_mnist_5k, read_idx
+from .mnist import DatasetUnavailableError, load_mnist, load_mnist_5k, read_idx, stratified_split
 from .synthetic import make_blobs, make_circles, make_moons, make_spirals, make_xor
 
 __all__ = [
-    "DatasetUnavailableError", "load_mnist", "load_mnist_5k", "read_idx",
+    "DatasetUnavailableError", "load_mnist", "load_mnist_5k", "read_idx", "stratified_split",
     "make_blobs", "make_circles", "make_moons", "make_spirals", "make_xor",
 ]
