@@ -3,6 +3,8 @@
 Not a test. Run from the repository root:  .venv/bin/python benchmarks/grade_class.py [--students 50]
 Submissions are built from the course's own notebooks (exercises/ handed out, solutions/ for the
 answers): a third full solutions, a third untouched handouts, a third with one exercise wrong.
+A run grades one assignment, so the class is split by assignment and each part graded in its own
+run; the times add up.
 """
 from __future__ import annotations
 
@@ -29,8 +31,8 @@ def course_assignments() -> list[str]:
                   if (REPO / "exercises" / p.name).exists() and exercises_of(p.stem))
 
 
-def make_class(folder: Path, students: int) -> None:
-    assignments = course_assignments()
+def make_class(folder: Path, students: int, honest_only: bool = False, only: list[str] | None = None) -> None:
+    assignments = [a for a in course_assignments() if not only or a in only]
     if not assignments:
         raise SystemExit("no solutions/ + exercises/ notebook pair to build submissions from")
     for i in range(students):
@@ -38,7 +40,7 @@ def make_class(folder: Path, students: int) -> None:
         handout = read_notebook(REPO / "exercises" / f"{stem}.ipynb")
         exercises = exercises_of(stem)
         answers = exercise_sources(read_notebook(REPO / "solutions" / f"{stem}.ipynb"), [e.name for e in exercises])
-        kind = ("solution", "stub", "wrong")[i % 3]
+        kind = "solution" if honest_only else ("solution", "stub", "wrong")[i % 3]
         if kind == "solution":
             nb = H.with_sources(handout, answers)
         elif kind == "stub":
@@ -46,19 +48,24 @@ def make_class(folder: Path, students: int) -> None:
         else:
             first = exercises[(i // 3) % len(exercises)].name
             nb = H.with_sources(handout, {**answers, first: f"def {first}(*args):\n    return 0.0\n"})
-        H.write_notebook(nb, folder / f"student{i:03d}_{kind}.ipynb")
+        H.write_notebook(nb, folder / stem / f"student{i:03d}_{kind}.ipynb")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=50)
     parser.add_argument("--jobs", type=int, default=os.cpu_count())
+    parser.add_argument("--honest", action="store_true", help="every submission a full solution")
+    parser.add_argument("--assignments", nargs="*", help="only these exercise notebooks (default: all)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="dlcourse-bench-") as tmp:
         subs, out = Path(tmp) / "subs", Path(tmp) / "out"
-        make_class(subs, args.students)
+        make_class(subs, args.students, args.honest, args.assignments)
         start = time.perf_counter()
-        reports = grade([subs], GradeOptions(out=out, jobs=args.jobs, limits=Limits(wall_s=60), progress=True))
+        reports = []
+        for part in sorted(subs.iterdir()):  # one run per assignment
+            reports += grade([part], GradeOptions(out=out / part.name, jobs=args.jobs, assignment=part.name,
+                                                  limits=Limits(wall_s=60), progress=True))
         seconds = time.perf_counter() - start
         by_kind: dict[str, list[float]] = {}
         for report in reports:

@@ -284,3 +284,34 @@ def affected(kind: str, exercise, expected: tuple, inputs: dict) -> bool:
         return exercise.pure and any(isinstance(v, np.ndarray) and v.dtype.kind in "biuf" and v.size
                                      for v in inputs.values())
     raise KeyError(kind)
+
+
+# ------------------------------------------------------------------ the grader's keyring
+
+_KEYCTL = {"x86_64": (248, 250), "aarch64": (217, 219)}  # (add_key, keyctl) syscall numbers
+
+
+def grader_session_key(description: str, payload: bytes) -> int | None:
+    """Put a key in a fresh session keyring of this (the grader's) process; its serial, or None if unsupported.
+
+    The fresh keyring keeps the test from touching keyrings that outlive it; every process started
+    afterwards inherits it, as a sandbox would the grader's real session keyring.
+    """
+    import ctypes
+    import os
+
+    numbers = _KEYCTL.get(os.uname().machine)
+    if numbers is None:
+        return None
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.syscall(numbers[1], 1, None) < 0:  # KEYCTL_JOIN_SESSION_KEYRING, anonymous
+        return None
+    serial = libc.syscall(numbers[0], b"user", description.encode(), payload, len(payload), -3)
+    return serial if serial > 0 else None
+
+
+def revoke_key(serial: int) -> None:
+    import ctypes
+    import os
+
+    ctypes.CDLL(None).syscall(_KEYCTL[os.uname().machine][1], 3, serial)  # KEYCTL_REVOKE

@@ -7,7 +7,9 @@ returns `_wrong(...)` and carries one attack. Where an attack could reach someth
 solutions, the package's references, another student's notebook, the network) it returns
 `_honest(...)` when it succeeds, so "scored 0" means "the attack was stopped", not merely "wrong".
 Every submission solves the other exercises honestly, and they must keep full marks (each exercise
-runs in its own sandbox). Honest submissions that fork, print a lot or delete files, and a plain
+runs in its own sandbox). Resource attacks hold memory outside the address space (memfd, /dev/shm,
+inodes in /tmp, many processes) and succeed only if they hold more than the sandbox's whole limit;
+one reads a key the test put in the grader's session keyring. Honest submissions that fork, print a lot or delete files, and a plain
 control, must keep full marks in the same run. Each class is graded in ONE parallel run with small
 limits, so the suite stays fast.
 """
@@ -181,6 +183,102 @@ ATTACKS = {
         return {WRONG}
     """,
     "huge_result_array": "return np.zeros(3 * 10**7)",
+    "forge_a_huge_shape_result": """
+        import json
+        n = len(json.load(open("/sandbox/inputs/manifest.json"))["cases"])
+        header = "{{'descr': '<f8', 'fortran_order': False, 'shape': (1000000, 1000000), }}"
+        header = (header + " " * (117 - len(header)) + "\\n").encode()  # 10 + 118 bytes: aligned
+        blob = b"\\x93NUMPY\\x01\\x00" + len(header).to_bytes(2, "little") + header + bytes(16)
+        spans = [[0, len(blob)]] * {n_outputs}
+        head = json.dumps({{"cases": [{{"status": "ok", "arrays": spans}}] * n}}).encode()
+        with open("/sandbox/result", "wb") as handle:
+            handle.write(b"DLCOURSE-RESULT-1\\n" + b"%012d\\n" % len(head) + head + blob + b"\\nEND-OF-RESULT\\n")
+        os._exit(0)
+    """,
+    # Resources outside RLIMIT_AS: each returns the right answer only when it held what it asked for.
+    "write_root_and_dev": f"""
+        written = []
+        for path in ["/dlcourse-owned", "/dev/dlcourse-owned", "/sandbox/dlcourse-owned", "/usr/dlcourse-owned"]:
+            try:
+                with open(path, "wb") as handle:
+                    handle.write(b"x" * 2**20)
+                written.append(path)
+            except OSError:
+                pass
+        return {CORRECT} if written else {WRONG}
+    """,
+    "fill_dev_shm": f"""
+        held, chunk = 0, b"x" * 2**20
+        try:
+            while held < {{hold_mb}}:
+                with open(f"/dev/shm/hoard{{{{held}}}}", "wb") as handle:
+                    for _ in range(15):
+                        handle.write(chunk)
+                held += 15
+        except OSError:
+            return {WRONG}
+        return {CORRECT}
+    """,
+    "memfd_hoard": f"""
+        fds, held, chunk = [], 0, b"x" * 2**20
+        try:
+            while held < {{hold_mb}}:  # written, never mapped: not in the address space
+                fd = os.memfd_create("hoard")
+                for _ in range(15):
+                    os.write(fd, chunk)
+                fds.append(fd)
+                held += 15
+        except OSError:
+            return {WRONG}
+        return {CORRECT}
+    """,
+    "inode_flood_in_tmp": f"""
+        made = 0
+        try:
+            while made < 200000:  # empty files: no blocks of the tmpfs, only inodes and kernel memory
+                os.close(os.open(f"/tmp/f{{{{made}}}}", os.O_CREAT | os.O_WRONLY, 0o600))
+                made += 1
+        except OSError:
+            return {WRONG}
+        return {CORRECT}
+    """,
+    "fork_and_fill": f"""
+        import select, time
+        state = globals().setdefault("fill_state", {{{{}}}})  # tried on the first case only: the clock is short
+        if "held" not in state:
+            read_end, write_end = os.pipe()
+            for _ in range(8):  # each child well under the address-space limit; together far above it
+                if os.fork() == 0:
+                    try:
+                        block = np.ones({{hold_mb}} // 8 * 2**17)
+                        os.write(write_end, b"1")
+                        time.sleep(30)
+                    finally:
+                        os._exit(0)
+            got, deadline = b"", time.time() + 6
+            while len(got) < 8 and time.time() < deadline:
+                if select.select([read_end], [], [], 0.5)[0]:
+                    got += os.read(read_end, 8)
+            state["held"] = len(got) >= 8
+        return {CORRECT} if state["held"] else {WRONG}
+    """,
+    "read_grader_keyring": f"""
+        import ctypes
+        number = {{{{"x86_64": 250, "aarch64": 219}}}}.get(os.uname().machine)
+        libc = ctypes.CDLL(None, use_errno=True)
+        buffer = ctypes.create_string_buffer(256)
+        if libc.syscall(number, 11, {{key_serial}}, buffer, 256) > 0:  # KEYCTL_READ by id
+            return {CORRECT}
+        for keyring in (-3, -4, -5):  # KEYCTL_SEARCH the session, user and user-session keyrings
+            if libc.syscall(number, 10, keyring, b"user", b"{{key_desc}}", 0) > 0:
+                return {CORRECT}
+        return {WRONG}
+    """,
+    "escape_sequences_in_feedback": """
+        sys.stdout.write("\\x1b]0;owned\\x07\\x1b[2J\\x1b[31mALL CORRECT\\x9b1m\\r\\x00 done\\n")
+        sys.stdout.flush()
+        os._exit(3)
+    """,
     # The right answer as the wrong kind of value: each must be refused before any tolerance.
     "returns_booleans": 'return _confuse("bool_cast", _honest(*args), {n_outputs})',
     "returns_true": 'return _confuse("true_scalar", _honest(*args), {n_outputs})',
@@ -246,7 +344,11 @@ def attacked_class(request, tmp_path_factory):
     listener = socket.socket()  # a server on the grader's loopback that an escaped sandbox could reach
     listener.bind(("127.0.0.1", 0))
     listener.listen(50)
-    names = {"repo": REPO, "subs": subs, "out": out, "instructor": instructor, "port": listener.getsockname()[1]}
+    limits = Limits(wall_s=WALL_S, memory_mb=1024, nproc=32, tmp_mb=32, fsize_mb=16)
+    key_desc = f"dlcourse-instructor-{assignment}"
+    key_serial = H.grader_session_key(key_desc, b"the answers")
+    names = {"repo": REPO, "subs": subs, "out": out, "instructor": instructor, "port": listener.getsockname()[1],
+             "hold_mb": limits.sandbox_memory_mb * 3 // 2, "key_desc": key_desc, "key_serial": key_serial or 0}
     with pytest.MonkeyPatch.context() as monkeypatch:
         H.register_toy(monkeypatch)
         if assignment == H.TOY:
@@ -262,13 +364,14 @@ def attacked_class(request, tmp_path_factory):
         for student, body in {**ATTACKS, **HONEST}.items():
             cell = _cell(target.name, solutions[target.name], body, names)
             H.write_notebook(H.with_sources(handout, {**solutions, target.name: cell}), subs / f"{student}.ipynb")
-        options = GradeOptions(out=out, jobs=os.cpu_count(), progress=False,
-                               limits=Limits(wall_s=WALL_S, memory_mb=1024, nproc=32, tmp_mb=32, fsize_mb=16))
+        options = GradeOptions(out=out, jobs=os.cpu_count(), progress=False, limits=limits)
         reports = {r.student: r for r in grade([subs], options)}
     listener.close()
+    if key_serial:
+        H.revoke_key(key_serial)
     full = {ex.id: ex.points for ex in exercises}
     return {"reports": reports, "out": out, "subs": subs, "instructor": instructor, "target": target.id,
-            "full": full}
+            "full": full, "warnings": options.warnings, "key_serial": key_serial}
 
 
 @pytest.mark.parametrize("attack", sorted(ATTACKS))
@@ -311,6 +414,36 @@ def test_feedback_says_what_stopped_the_attack(attacked_class):
     assert "got booleans" in said("returns_booleans") and "got booleans" in said("returns_list_of_bools")
     assert "got complex numbers" in said("returns_complex") and "dtype object" in said("returns_nested_object")
     assert "NaN" in said("returns_nan") or "got floats" in said("returns_nan")
+    assert "not a valid .npy array" in said("forge_a_huge_shape_result") or "declares" in said(
+        "forge_a_huge_shape_result")
+    if not attacked_class["warnings"]:  # a cgroup per sandbox: memory held outside the address space counts
+        # Killed by the cgroup, or its allocation failed and it returned the wrong answer it falls back on.
+        assert any(w in said("memfd_hoard") for w in ("used more memory than allowed", "entries are off")), said(
+            "memfd_hoard")
+        # A child killed by the cgroup (the parent then falls back on its wrong answer), or, near the limit, the
+        # kernel reclaiming the sandbox's page cache first and stalling it past the clock.
+        assert any(w in said("fork_and_fill") for w in ("used more memory", "did not finish", "entries are off"))
+
+
+def test_the_sandbox_got_a_cgroup_or_the_run_said_loudly_that_it_did_not(attacked_class):
+    warnings = attacked_class["warnings"]
+    if os.geteuid() == 0 and os.access("/sys/fs/cgroup/memory", os.W_OK):
+        assert warnings == []  # as root on a cgroup v1 host (CI), every sandbox has its own cgroup
+    else:
+        assert any("no memory/pids cgroup" in w for w in warnings)
+
+
+def test_no_escape_sequence_reaches_the_feedback(attacked_class):
+    """Printed output, messages and notes end up in Gradescope's `output`: no C0/C1 control but newline."""
+    for path in attacked_class["out"].glob("*.json"):
+        texts = [H.load_result(attacked_class["out"], path.stem)["output"]]
+        texts += [t["output"] for t in H.load_result(attacked_class["out"], path.stem)["tests"]]
+        for text in texts:
+            bad = [ch for ch in text if ch != "\n" and (ord(ch) < 32 or 127 <= ord(ch) < 160)]
+            assert not bad, (path.name, text)
+    said = next(t["output"] for t in H.load_result(attacked_class["out"], "escape_sequences_in_feedback")["tests"]
+                if t["name"] == attacked_class["target"])
+    assert "\\x1b[31mALL CORRECT" in said  # shown escaped, so the instructor sees what was tried
 
 
 # ------------------------------------------------------------------ wrong kinds, for every registered exercise

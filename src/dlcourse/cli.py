@@ -65,6 +65,7 @@ def _cmd_setup_cells(args: argparse.Namespace) -> int:
 def _cmd_grade(args: argparse.Namespace) -> int:
     from .grading.grade import GRADEBOOK, GradeOptions, grade
     from .grading.sandbox import Limits, SandboxUnavailable
+    from .grading.sinks import terminal_text
 
     if not 0 < args.timeout < float("inf") or args.memory_mb <= 0 or (args.jobs is not None and args.jobs <= 0):
         raise ValueError(f"--timeout, --memory-mb and --jobs must be positive (and finite), got {args.timeout:g}, "
@@ -81,12 +82,15 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     graded = [r for r in reports if not r.skipped and r.error is None]
     skipped = [r for r in reports if r.skipped]
     failed = [r for r in reports if r.error is not None]
-    for report in graded:
-        print(f"  {report.student}: {report.score:g} / {report.max_score:g} ({report.assignment})")
+    for report in graded:  # ids come from file names: escape sequences and newlines are shown, not obeyed
+        print(f"  {terminal_text(report.student)}: {report.score:g} / {report.max_score:g} ({report.assignment})")
     print(f"graded {len(graded)}, skipped {len(skipped)} already graded (--force regrades them), "
           f"grader errors {len(failed)}; gradebook: {Path(args.out) / GRADEBOOK}")
     for report in failed:
-        print(f"  grader error on {report.path}: {report.error} (nothing written; re-run to retry)", file=sys.stderr)
+        print(f"  grader error on {terminal_text(str(report.path))}: {terminal_text(report.error or '')} "
+              "(scored 0 for now; re-run to retry)", file=sys.stderr)
+    for warning in options.warnings:
+        print(f"WARNING: {warning}", file=sys.stderr)
     return 1 if failed else 0
 
 
@@ -121,12 +125,14 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("submissions", nargs="+", help="notebooks (file stem = student id) or folders of them")
     grade.add_argument("--out", required=True, help="folder for gradebook.csv and <student>.json")
     grade.add_argument("--seed", type=int, default=0, help="seed of the hidden cases (default 0)")
-    grade.add_argument("--assignment", default=None, help="exercise notebook stem, e.g. 01_perceptron "
-                                                          "(default: detected from the function names)")
+    grade.add_argument("--assignment", default=None, help="exercise notebook stem, e.g. 01_perceptron (default: "
+                                                          "the one most submissions answer, by function names)")
     grade.add_argument("--jobs", type=int, default=None, help="parallel sandboxes (default: CPU count)")
     grade.add_argument("--force", action="store_true", help="regrade submissions already graded in --out")
     grade.add_argument("--timeout", type=float, default=60.0, help="wall-clock seconds per exercise (default 60)")
-    grade.add_argument("--memory-mb", type=int, default=2048, help="address space per process (default 2048)")
+    grade.add_argument("--memory-mb", type=int, default=2048,
+                       help="address space per process (default 2048); the whole sandbox, where it gets a cgroup, "
+                            "may hold 1.25 times that, files in /tmp and /dev/shm included")
     grade.add_argument("--no-sandbox", action="store_true",
                        help="run student code unconfined: ONLY for code you trust")
     grade.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -40,6 +40,19 @@ def _describe_inputs(inputs: dict) -> str:
     return ", ".join(parts)
 
 
+def _lookup(registry: Registry, key: str, prefer_bank: bool):
+    """The exercise ``key`` names; with ``prefer_bank``, a function name of the instructor's bank wins.
+
+    A check cell that names a bank (``check(f, bank=...)``) means that bank's ``f``, even when a
+    built-in notebook has a function of the same name.
+    """
+    if prefer_bank:
+        mine = [ex for ex_id, ex in registry.exercises.items() if registry.is_external(ex_id) and ex.name == key]
+        if len(mine) == 1:
+            return mine[0]
+    return registry.get(key)
+
+
 def check(fn: Callable[..., Any], exercise_id: str | None = None, *, bank: str | Path | None = None,
           public: str | None = None) -> CheckReport:
     """Run the public cases of the exercise named like ``fn`` and print what passed and what did not.
@@ -55,7 +68,8 @@ def check(fn: Callable[..., Any], exercise_id: str | None = None, *, bank: str |
     if public is not None:
         exercise, cases = import_public(public)
     else:
-        exercise = Registry.load([bank] if bank is not None else []).get(exercise_id or fn.__name__)
+        exercise = _lookup(Registry.load([bank] if bank is not None else []), exercise_id or fn.__name__,
+                           prefer_bank=bank is not None and exercise_id is None)
         cases = [PublicCase(case, None) for case in exercise.public_cases]
     passed = 0
     print(f"Checking {exercise.id} on {len(cases)} public cases")

@@ -13,10 +13,16 @@ from ..nbtools import cell_source, cell_tags
 
 
 def defined_names(source: str) -> list[str]:
-    """Top-level function and class names defined by ``source`` (empty when it does not parse)."""
+    """Top-level function and class names defined by ``source`` (empty when it does not parse).
+
+    ``source`` may be hostile: a null byte, or nesting that exhausts the parser's stack or the
+    recursion limit, counts as "does not parse" instead of raising.
+    """
+    if "def" not in source and "class" not in source:
+        return []  # nothing to find: skip the parse
     try:
         tree = ast.parse(source)
-    except SyntaxError:
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         return []
     return [node.name for node in tree.body if isinstance(node, (ast.FunctionDef, ast.ClassDef))]
 

@@ -1,17 +1,21 @@
 """``dlcourse grade``: grade student notebooks in sandboxes; write a gradebook and Gradescope results.
 
-For every submission (a notebook; its file stem is the student id) the exercise cells are found
+A run grades ONE assignment: ``--assignment``, or the one most submissions answer (decided once for
+the whole class from the function names the notebooks define, never from a notebook's own
+metadata); a notebook that answers another one is reported and scored zero. Every submission
+(a notebook; its file stem is the student id) is read once, as untrusted input
+(:mod:`~dlcourse.grading.intake`); the exercise cells are found
 (:func:`~dlcourse.grading.extract.exercise_sources`), each exercise runs in its own sandbox on the
 hidden inputs (:mod:`~dlcourse.grading.sandbox`, :mod:`~dlcourse.grading.sandbox_entry`), and what
 comes back, plain arrays, is scored here against the reference (:func:`~dlcourse.grading.scoring.score_outputs`).
+Whatever goes wrong with one submission becomes that submission's zero with a note; the others go on.
 Results are written as they complete, each file atomically (temporary file + ``os.replace``), so a
-run that is killed leaves a consistent gradebook and a re-run resumes where it stopped.
+run that is killed leaves a consistent gradebook and a re-run resumes where it stopped. The
+gradebook holds the submissions of this run only. Untrusted text is neutralised where it is
+written (:mod:`~dlcourse.grading.sinks`).
 """
 from __future__ import annotations
 
-import csv
-import hashlib
-import io
 import json
 import os
 import shutil
@@ -23,16 +27,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..nbtools import cell_source, cell_tags, read_notebook
+from ..nbtools import cell_source, cell_tags
 from .extract import defined_names, exercise_sources
+from .intake import find_submissions, parse_notebook, student_key
+from .records import (GRADEBOOK, GRADER_TAG, atomic_write, gradebook_csv, load_graded,  # noqa: F401 - re-exported
+                      results_json, row_of)
 from .registry import Registry
-from .sandbox import Limits, Outcome, Sandbox
+from .sandbox import Limits, Outcome, Sandbox, share
 from .sandbox_entry import ResultError, decode_result, encode_inputs
 from .scoring import ExerciseResult, score_outputs
 from .spec import Exercise
 
-GRADER_TAG = "dlcourse-grade-1"
-GRADEBOOK = "gradebook.csv"
 _GRADEKIT = ("runner.py", "outputs.py", "fixtures.py")  # the untrusted-side modules copied into the sandbox
 _SIGNAL_HINTS = {
     24: "used more CPU time than allowed (SIGXCPU): look for an infinite loop or a far too slow method",
@@ -56,11 +61,12 @@ class GradeOptions:
     limits: Limits = field(default_factory=Limits)
     progress: bool = True
     registry: Registry | None = None  # the exercises to grade against (default: the built-in bank)
+    warnings: list[str] = field(default_factory=list)  # filled by grade(): what the instructor must know
 
 
 @dataclass
 class SubmissionReport:
-    """The outcome for one submission; ``error`` is set when the GRADER failed (nothing was written)."""
+    """The outcome for one submission; ``error`` is set when the GRADER failed on it (it then scores 0 for now)."""
 
     student: str
     path: Path
@@ -72,6 +78,11 @@ class SubmissionReport:
     digest: str = ""
 
     @property
+    def key(self) -> str:
+        """The stem of its output file (:func:`~dlcourse.grading.intake.student_key`)."""
+        return student_key(self.student)
+
+    @property
     def score(self) -> float:
         return round(sum(r.score for r in self.results), 6)
 
@@ -80,109 +91,34 @@ class SubmissionReport:
         return round(sum(r.max_score for r in self.results), 6)
 
 
-# ----------------------------------------------------------------------------- finding submissions
-
-def find_submissions(paths: list[str | Path]) -> list[Path]:
-    """Files as given, and the ``*.ipynb`` files directly inside given folders, in a stable order."""
-    found: list[Path] = []
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            found += sorted(p for p in path.glob("*.ipynb") if p.is_file() and not p.name.startswith("."))
-        elif path.exists():
-            found.append(path)
-        else:
-            raise FileNotFoundError(f"submission {path} does not exist")
-    stems = Counter(p.stem for p in found)
-    clashes = sorted(stem for stem, n in stems.items() if n > 1)
-    if clashes:
-        raise ValueError(f"several submissions share a student id (file stem): {', '.join(clashes)}")
-    bad = [p.name for p in found if p.stem.startswith(".") or p.stem == ""]
-    if bad:
-        raise ValueError(f"a submission's file stem must name the student: {', '.join(bad)}")
-    return found
-
+# ----------------------------------------------------------------------------- which assignment
 
 def detect_assignment(nb: dict[str, Any], registry: Registry | None = None) -> str | None:
     """The exercise notebook a submission answers: the one whose exercise functions it defines most.
 
-    Ties (or no function at all) fall back to ``metadata.dlcourse.assignment`` when present.
+    ``None`` when it defines none, or as many of two notebooks. A notebook's metadata is never read:
+    a student could name any assignment there.
     """
     exercises = (registry or Registry.load()).exercises
     names: set[str] = set()
     for cell in nb.get("cells", []):
         if isinstance(cell, dict) and cell.get("cell_type") == "code":
             names.update(defined_names(cell_source(cell)))
-    counts = Counter(ex.notebook for ex in exercises.values() if ex.name in names)
-    best = counts.most_common()
-    meta = nb.get("metadata", {}).get("dlcourse", {}) if isinstance(nb.get("metadata"), dict) else {}
-    hinted = meta.get("assignment") if isinstance(meta, dict) else None
+    best = Counter(ex.notebook for ex in exercises.values() if ex.name in names).most_common(2)
     if best and (len(best) == 1 or best[0][1] > best[1][1]):
         return best[0][0]
-    notebooks = {ex.notebook for ex in exercises.values()}
-    if hinted in notebooks and (not best or counts[hinted] == best[0][1]):
-        return hinted
     return None
 
 
-# ----------------------------------------------------------------------------- writing results
-
-def atomic_write(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that readers see the old or the new file, never half of one."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def results_json(report: SubmissionReport, seed: int, digest: str, bank: str = "") -> dict[str, Any]:
-    """Gradescope's ``results.json`` shape, plus what a re-run needs to know it is up to date."""
-    tests = [{"name": r.exercise_id, "score": r.score, "max_score": r.max_score, "output": r.output,
-              "visibility": "visible"} for r in report.results]
-    lines = [f"Assignment {report.assignment or '(unknown)'}: {report.score:g} / {report.max_score:g} points."]
-    lines += report.notes
-    if not tests:
-        tests = [{"name": "submission", "score": 0.0, "max_score": 0.0, "output": "\n".join(report.notes),
-                  "visibility": "visible"}]
-    return {"score": report.score, "max_score": report.max_score, "output": "\n".join(lines), "tests": tests,
-            "extra_data": {"dlcourse": {"grader": GRADER_TAG, "student": report.student,
-                                        "assignment": report.assignment, "seed": seed, "sha256": digest,
-                                        "bank": bank}}}
-
-
-def _load_graded(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        meta = data["extra_data"]["dlcourse"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return data if isinstance(meta, dict) and meta.get("grader") == GRADER_TAG else None
-
-
-def gradebook_csv(rows: dict[str, dict[str, Any]], registry: Registry | None = None) -> str:
-    """One row per submission: submission, one column per exercise id, total, max_total."""
-    order = list((registry or Registry.load()).exercises)
-    seen = {ex_id for row in rows.values() for ex_id in row["scores"]}
-    columns = [e for e in order if e in seen] + sorted(seen - set(order))
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["submission", *columns, "total", "max_total"])
-    for student in sorted(rows):
-        row = rows[student]
-        writer.writerow([student, *(f"{row['scores'][c]:g}" if c in row["scores"] else "" for c in columns),
-                         f"{row['total']:g}", f"{row['max_total']:g}"])
-    return buffer.getvalue()
-
-
-def _row(data: dict[str, Any]) -> dict[str, Any]:
-    scores = {t["name"]: float(t["score"]) for t in data["tests"] if t["name"] != "submission"}
-    return {"scores": scores, "total": float(data["score"]), "max_total": float(data["max_score"])}
+def class_assignment(detected: list[str | None], given: str | None = None) -> str | None:
+    """The one assignment of a run: ``given``, or the one most submissions answer (a tie is refused)."""
+    if given is not None:
+        return given
+    counts = Counter(d for d in detected if d).most_common()
+    if len(counts) > 1 and counts[0][1] == counts[1][1]:
+        tied = ", ".join(f"{name} ({n})" for name, n in counts if n == counts[0][1])
+        raise ValueError(f"the submissions answer several assignments equally often: {tied}; pass --assignment")
+    return counts[0][0] if counts else None
 
 
 # ----------------------------------------------------------------------------- grading
@@ -208,13 +144,9 @@ class _Run:
         self.inputs: dict[str, list[dict]] = {}
         self._make_readable(self.lib)
 
-    @staticmethod
-    def _make_readable(folder: Path) -> None:
-        """The sandbox user (65534) reads the stage: folders 0755, files 0644 (the stage root stays 0711)."""
-        for root, _dirs, files in os.walk(folder):
-            os.chmod(root, 0o755)
-            for name in files:
-                os.chmod(os.path.join(root, name), 0o644)
+    def _make_readable(self, folder: Path) -> None:
+        """The sandbox user, and no other local user, reads the stage (:func:`~dlcourse.grading.sandbox.share`)."""
+        share(folder, self.sandbox.root_mode)
 
     def hidden_inputs(self, exercise: Exercise) -> list[dict]:
         if exercise.id not in self.inputs:
@@ -229,22 +161,33 @@ class _Run:
         shutil.rmtree(self.stage, ignore_errors=True)
 
     # ------------------------------------------------------------------ one exercise
-    def run_exercise(self, exercise: Exercise, source: str, folder: Path) -> ExerciseResult:
-        inputs_list = self.inputs[exercise.id]
+    def stage_job(self, exercise: Exercise, source: str, folder: Path) -> tuple[dict[str, str], Path]:
+        """Write one exercise's job (the cell, job.json) and empty result file; return the host paths."""
         job = folder / "job"
         job.mkdir(parents=True)
-        (job / "student.py").write_text(source, encoding="utf-8")
-        limits = self.options.limits
-        rlimits = limits.rlimits()
+        (job / "student.py").write_text(source, encoding="utf-8", errors="surrogatepass")
+        rlimits = self.options.limits.rlimits()
         if not self.sandbox.enabled:  # unconfined, RLIMIT_NPROC would count all of the user's processes
             rlimits.pop("nproc")
         (job / "job.json").write_text(json.dumps({
             "name": exercise.name, "output_names": list(exercise.output_names), "pure": bool(exercise.pure),
             "limits": rlimits, "site_dirs": self.sandbox.site_dirs}), encoding="utf-8")
+        for parent in reversed(folder.relative_to(self.stage).parents[:-1]):
+            self._make_readable_dir_only(self.stage / parent)
         self._make_readable(folder)
         result_file = folder / "result"
         self.sandbox.prepare_result_file(result_file)
-        host = {"lib": str(self.lib), "inputs": str(self.stage / "inputs" / exercise.id), "job": str(job)}
+        return {"lib": str(self.lib), "inputs": str(self.stage / "inputs" / exercise.id), "job": str(job)}, result_file
+
+    def _make_readable_dir_only(self, folder: Path) -> None:
+        if self.sandbox.root_mode:
+            os.chown(folder, 0, 65534)
+        os.chmod(folder, 0o750 if self.sandbox.root_mode else 0o700)
+
+    def run_exercise(self, exercise: Exercise, source: str, folder: Path) -> ExerciseResult:
+        inputs_list = self.inputs[exercise.id]
+        limits = self.options.limits
+        host, result_file = self.stage_job(exercise, source, folder)
         if self.sandbox.enabled:
             binds = {host[k]: f"/sandbox/{k}" for k in host}
             paths = ["/sandbox/lib", "/sandbox/inputs", "/sandbox/job", "/sandbox/result"]
@@ -262,6 +205,7 @@ class _Run:
 
     # ------------------------------------------------------------------ one submission
     def grade_submission(self, report: SubmissionReport, nb: dict[str, Any] | None, index: int) -> SubmissionReport:
+        """Grade the exercises of ``report.assignment``; ``nb=None`` scores each zero with the first note as why."""
         exercises = self.registry.of(report.assignment) if report.assignment else []
         if nb is None:
             why = report.notes[0] if report.notes else "your submission could not be read"
@@ -277,7 +221,13 @@ class _Run:
                 report.results.append(self._zero(ex, f"no cell defines a function named `{ex.name}`.{hint} Keep the "
                                                 "function name and the cell from the exercise notebook."))
                 continue
-            report.results.append(self.run_exercise(ex, sources[ex.name], self.stage / "subs" / str(index) / ex.name))
+            try:
+                folder = self.stage / "subs" / str(index) / ex.name
+                report.results.append(self.run_exercise(ex, sources[ex.name], folder))
+            except Exception as err:  # noqa: BLE001 - a grader failure on one exercise must not stop the others
+                report.error = f"{type(err).__name__}: {err}"
+                report.results.append(self._zero(ex, "the grader could not run this exercise (an internal error); "
+                                                 "your instructor has been told and will re-run it"))
         shutil.rmtree(self.stage / "subs" / str(index), ignore_errors=True)
         return report
 
@@ -293,15 +243,21 @@ def _collapse(result: ExerciseResult) -> ExerciseResult:
 
 def interpret(outcome: Outcome, n_cases: int, limits: Limits) -> list[Any] | str:
     """The per-case results of a sandboxed run, or one message saying why there are none."""
+    memory = (f"your code used more memory than allowed ({limits.sandbox_memory_mb} MB for the whole run, counting "
+              "files written to /tmp or /dev/shm) and a process of it was stopped")
     if outcome.timed_out:
         return (f"did not finish within {limits.wall_s:g} s for all hidden cases: look for an infinite loop "
-                "or a far too slow method")
+                "or a far too slow method" + (f"; also, {memory}" if outcome.memory_exceeded else ""))
     if outcome.result:
         try:
             return decode_result(outcome.result, n_cases)
         except ResultError as err:
             return f"its results could not be read back ({err}); do not write to files or end the program"
+    if outcome.memory_exceeded:
+        return memory
     sig = outcome.signal
+    if outcome.pids_exhausted and sig is not None:
+        return "your code started more processes or threads than allowed and was stopped"
     if sig is not None:
         return f"your code {_SIGNAL_HINTS.get(sig, f'was killed by signal {sig}')}"
     tail = [line for line in outcome.output_tail.strip().splitlines() if line.strip()][-3:]
@@ -323,61 +279,85 @@ def _secrets(options: GradeOptions, registry: Registry, submissions: list[Path])
     return found
 
 
+def _intake(paths: list[str | Path], options: GradeOptions, registry: Registry
+            ) -> tuple[list[SubmissionReport], dict[str, dict | None]]:
+    """Read and parse every submission, decide the run's assignment, and note what does not fit it."""
+    reports, notebooks, detected = [], {}, {}
+    for sub in find_submissions(paths):
+        report = SubmissionReport(sub.student, sub.path, None, digest=sub.digest)
+        nb = None
+        if sub.problem:
+            report.notes.append(f"Your submission was not read: {sub.problem}. Submit the .ipynb file itself.")
+        else:
+            parsed = parse_notebook(sub.data or b"")
+            nb, report.notes = parsed.notebook, parsed.notes
+        notebooks[sub.student], detected[sub.student] = nb, detect_assignment(nb, registry) if nb else None
+        reports.append(report)
+    assignment = class_assignment(list(detected.values()), options.assignment)
+    for report in reports:
+        report.assignment = assignment
+        own = detected[report.student]
+        if assignment is None and notebooks[report.student] is not None:
+            report.notes.insert(0, "Could not tell which assignment this notebook answers (no exercise function "
+                                   "found); the instructor can pass --assignment.")
+        elif own is not None and own != assignment:
+            report.notes.insert(0, f"This notebook answers {own}, but this run grades {assignment}: it was not "
+                                   "graded. Submit the notebook of this assignment.")
+            notebooks[report.student] = None
+    return reports, notebooks
+
+
+def _up_to_date(previous: dict[str, Any] | None, report: SubmissionReport, options: GradeOptions,
+                registry: Registry) -> bool:
+    meta = previous["extra_data"]["dlcourse"] if previous else {}
+    return bool(previous) and not options.force and meta.get("student") == report.student \
+        and meta.get("sha256") == report.digest and meta.get("seed") == options.seed \
+        and meta.get("assignment") == report.assignment and meta.get("bank", "") == registry.fingerprint \
+        and meta.get("complete", True) is True
+
+
 def grade(paths: list[str | Path], options: GradeOptions) -> list[SubmissionReport]:
-    """Grade every submission in ``paths``; write ``out/<student>.json`` and ``out/gradebook.csv``."""
+    """Grade every submission in ``paths``; write ``out/<student key>.json`` and ``out/gradebook.csv``.
+
+    The gradebook lists exactly the submissions of this run (those already graded keep their result).
+    """
     from tqdm.auto import tqdm
 
     registry = options.registry or Registry.load()
-    submissions = find_submissions(paths)
     if options.assignment is not None and not registry.of(options.assignment):
         raise KeyError(f"no exercises registered for assignment {options.assignment!r}; "
                        f"known: {', '.join(sorted(registry.notebooks()))}")
+    reports, notebooks = _intake(paths, options, registry)
     if not options.sandbox:
         print("WARNING: --no-sandbox: student code runs with YOUR permissions, network and files. "
               "Use it only for code you trust.", file=sys.stderr)
     out = Path(options.out)
     out.mkdir(parents=True, exist_ok=True)
-    rows = {p.stem: _row(d) for p in sorted(out.glob("*.json")) if (d := _load_graded(p)) is not None}
-
-    reports, todo = [], []
-    notebooks: dict[str, dict | None] = {}
-    for path in submissions:
-        report = SubmissionReport(path.stem, path, options.assignment)
-        try:
-            data = path.read_bytes()
-            notebooks[report.student] = read_notebook(path)
-        except (OSError, ValueError) as err:
-            notebooks[report.student] = None
-            data = b""
-            report.notes.append(f"Your submission is not a readable Jupyter notebook: {err}. Submit the .ipynb file.")
-        report.digest = hashlib.sha256(data).hexdigest()
-        if report.assignment is None and notebooks[report.student] is not None:
-            report.assignment = detect_assignment(notebooks[report.student], registry)
-        reports.append(report)
-    common = Counter(r.assignment for r in reports if r.assignment).most_common(1)
+    rows: dict[str, dict[str, Any]] = {}
+    todo = []
     for report in reports:
-        if report.assignment is None:
-            report.assignment = common[0][0] if common else None
-            if report.assignment is None:
-                report.notes.append("Could not tell which assignment this notebook answers (no exercise function "
-                                    "found); the instructor can pass --assignment.")
-        previous = _load_graded(out / f"{report.student}.json")
-        meta = previous["extra_data"]["dlcourse"] if previous else {}
-        if not options.force and previous and meta.get("sha256") == report.digest \
-                and meta.get("seed") == options.seed and meta.get("assignment") == report.assignment \
-                and meta.get("bank", "") == registry.fingerprint:
+        previous = load_graded(out / f"{report.key}.json")
+        if _up_to_date(previous, report, options, registry):
             report.skipped = True
-            rows[report.student] = _row(previous)
+            rows[report.student] = row_of(previous)
         else:
             todo.append(report)
 
+    def record(report: SubmissionReport) -> None:
+        data = results_json(report, options.seed, report.digest, registry.fingerprint, complete=report.error is None)
+        atomic_write(out / f"{report.key}.json", json.dumps(data, indent=1) + "\n")
+        rows[report.student] = row_of(data)
+        atomic_write(out / GRADEBOOK, gradebook_csv(rows, registry))
+
     if todo:
-        run = _Run(options, registry, _secrets(options, registry, submissions))
+        run = _Run(options, registry, _secrets(options, registry, [r.path for r in reports]))
         try:
+            for warning in run.sandbox.warnings:
+                options.warnings.append(warning)
+                print(f"WARNING: {warning}", file=sys.stderr)
             run.sandbox.probe()
-            for assignment in sorted({r.assignment for r in todo if r.assignment}):
-                for exercise in registry.of(assignment):
-                    run.hidden_inputs(exercise)  # drawn once, before the worker threads start
+            for exercise in registry.of(todo[0].assignment) if todo[0].assignment else []:
+                run.hidden_inputs(exercise)  # drawn once, before the worker threads start
             jobs = max(1, options.jobs or os.cpu_count() or 1)
             with ThreadPoolExecutor(max_workers=jobs) as pool, \
                     tqdm(total=len(todo), desc="grading", unit="submission", disable=not options.progress) as bar:
@@ -389,12 +369,10 @@ def grade(paths: list[str | Path], options: GradeOptions) -> list[SubmissionRepo
                         future.result()
                     except Exception as err:  # noqa: BLE001 - a grader bug on one submission must not stop the run
                         report.error = f"{type(err).__name__}: {err}"
-                        report.results = []
-                    else:
-                        data = results_json(report, options.seed, report.digest, registry.fingerprint)
-                        atomic_write(out / f"{report.student}.json", json.dumps(data, indent=1) + "\n")
-                        rows[report.student] = _row(data)
-                        atomic_write(out / GRADEBOOK, gradebook_csv(rows, registry))
+                        report.results = [run._zero(ex, "the grader could not grade this exercise (an internal "
+                                                        "error); your instructor has been told and will re-run it")
+                                          for ex in registry.of(report.assignment or "")]
+                    record(report)
                     bar.update(1)
         finally:
             run.close()

@@ -1,21 +1,27 @@
 """Run untrusted code in a bubblewrap sandbox: no network, read-only system, limits and a wall-clock kill.
 
-What the sandbox sees: ``/usr`` (read-only, with the usual ``/bin``, ``/lib`` links), the Python
-installation and its site-packages (read-only; a ``dlcourse`` package inside them is masked), the
-three read-only folders of the job (``/sandbox/lib``, ``/sandbox/inputs``, ``/sandbox/job``), ONE
-writable pre-created result file (``/sandbox/result``), a small private ``/tmp`` (tmpfs) and fresh
-``/proc`` and ``/dev``. Not the repository, the solutions, an instructor's exercise bank, the
-instructor's output folder or other submissions: they are never mounted, and masked when they lie
-inside a mounted folder.
+What the sandbox sees: a read-only root holding ``/usr`` (with the usual ``/bin``, ``/lib`` links),
+the Python installation and its site-packages (read-only; a ``dlcourse`` package inside them is
+masked), the three read-only folders of the job (``/sandbox/lib``, ``/sandbox/inputs``,
+``/sandbox/job``), ONE writable pre-created result file (``/sandbox/result``), a small private
+``/tmp`` (tmpfs, bounded in size, and in inodes when the grader is root), fresh ``/proc`` and a
+read-only ``/dev`` whose ``/dev/shm`` is a small bounded tmpfs. Not the repository, the solutions,
+an instructor's exercise bank, the instructor's output folder or other submissions: they are never
+mounted, and masked when they lie inside a mounted folder.
 
 Processes, threads, CPU seconds, address space, file size and open files are limited with rlimits
-that the program inside applies to itself before any student code exists (``sandbox_entry``).
+that the program inside applies to itself before any student code exists (``sandbox_entry``);
+where the host allows it, the whole sandbox also runs in a memory and pids cgroup of its own
+(:mod:`~dlcourse.grading.cgroups`), which counts tmpfs files, memfd buffers and kernel memory too.
+Every sandbox starts through a small launcher (:mod:`~dlcourse.grading.launcher`) that joins that cgroup,
+joins a fresh session keyring (the grader's keys stay out of reach) and execs bwrap.
 ``RLIMIT_NPROC`` binds only a process whose kernel uid is not root (and counts per user namespace),
-so bubblewrap always runs unprivileged, as uid 65534 ("nobody") when the grader is root: a small
-launcher (this file run as a script) first re-binds the read-only roots where that uid can reach
-them (a pyenv Python under ``/root``, say) in a private mount namespace, then drops root and execs
-bwrap. Each sandbox runs in its own session (so its own scheduler autogroup) and is killed as a
-whole on timeout: its PID namespace dies with it. This module uses the standard library only.
+so bubblewrap always runs unprivileged, as uid 65534 ("nobody") when the grader is root: the
+launcher then first re-binds the read-only roots where that uid can reach them (a pyenv Python
+under ``/root``, say) and mounts the private ``/tmp`` in a private mount namespace, then drops root.
+As root, the stage folder is readable only by root and group 65534. Each sandbox runs in its own
+session (so its own scheduler autogroup) and is killed as a whole on timeout: its PID namespace
+dies with it. This module, like :mod:`cgroups` and :mod:`launcher`, uses the standard library only.
 """
 from __future__ import annotations
 
@@ -30,11 +36,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-SANDBOX_UID = 65534  # "nobody"
+from .cgroups import Cgroup, CgroupFactory
+from .launcher import SANDBOX_UID  # "nobody"; its group ("nogroup") alone may read a root grader's stage
+
 INSTALL_HINT = ("install bubblewrap (Debian/Ubuntu: `sudo apt-get install bubblewrap`), "
                 "or pass --no-sandbox to grade code you trust (never students' code)")
-_CLONE_NEWNS = 0x00020000
-_MS_BIND, _MS_REC, _MS_SLAVE = 0x1000, 0x4000, 0x80000
 
 
 class SandboxUnavailable(RuntimeError):
@@ -52,7 +58,18 @@ class Limits:
     fsize_mb: int = 64  # largest file it may write (also caps the result file)
     nofile: int = 256
     tmp_mb: int = 256  # size of the private /tmp
+    tmp_inodes: int = 16384  # files and folders in the private /tmp (enforced when the grader is root)
+    shm_mb: int = 64  # size of /dev/shm
     output_tail_kb: int = 16  # how much printed output is kept (the rest is read and dropped)
+
+    @property
+    def sandbox_memory_mb(self) -> int:
+        """Memory of the whole sandbox (its cgroup): RAM, tmpfs files, memfd and kernel memory together.
+
+        A quarter above the per-process address space, so that one process that runs out of address
+        space gets a MemoryError (a clear message) before the cgroup kills it.
+        """
+        return self.memory_mb + self.memory_mb // 4
 
     def rlimits(self) -> dict[str, int]:
         return {
@@ -76,6 +93,8 @@ class Outcome:
     output_tail: str
     output_bytes: int
     seconds: float
+    memory_exceeded: bool = False  # the sandbox's cgroup killed a process for using too much memory
+    pids_exhausted: bool = False  # the sandbox's cgroup refused a process or thread
 
     @property
     def signal(self) -> int | None:
@@ -128,17 +147,31 @@ class Sandbox:
         self.bwrap = find_bwrap() if enabled else None
         self._disable_userns = enabled and self._bwrap_supports("--disable-userns")
         self._sources = {str(r): str(r) for r in self.ro_roots[1:]}  # what bwrap binds from
+        self.stage = Path(stage_dir) if stage_dir is not None else None
+        self.cgroups = CgroupFactory() if enabled else None
+        self.warnings: list[str] = []
+        if enabled and not self.cgroups.available:
+            self.warnings.append(
+                f"no memory/pids cgroup per sandbox: {self.cgroups.problem}. Memory is then limited per process "
+                "only (address space x processes); files in /tmp and /dev/shm are bounded by their size, but "
+                "memfd buffers and kernel memory are not. Run the grader as root on a host with cgroups, or "
+                "inside a memory-limited container (see the instructor guide).")
         if self.root_mode:
             # bwrap opens bind sources as uid 65534, which cannot enter e.g. /root (a pyenv Python):
-            # the launcher re-binds each root at a mount point in the (traversable) stage folder.
+            # the launcher re-binds each root at a mount point in the stage folder, which only root and
+            # group 65534 may enter (other local users cannot read staged code or hidden inputs).
             if stage_dir is None:
                 raise ValueError("a stage folder is needed when grading as root")
-            stage = Path(stage_dir)
-            os.chmod(stage, 0o711)
+            share(self.stage, self.root_mode)
             for index, root in enumerate(self.ro_roots[1:]):
-                mount_point = stage / f"root{index}"
-                mount_point.mkdir(mode=0o755, exist_ok=True)
-                self._sources[str(root)] = str(mount_point)
+                self._sources[str(root)] = str(self._mount_point(f"root{index}"))
+            self._tmp_mount = self._mount_point("tmp")
+
+    def _mount_point(self, name: str) -> Path:
+        mount_point = self.stage / name
+        mount_point.mkdir(exist_ok=True)
+        share(mount_point, self.root_mode)
+        return mount_point
 
     def _bwrap_supports(self, option: str) -> bool:
         try:
@@ -148,7 +181,8 @@ class Sandbox:
         return option in text
 
     # ------------------------------------------------------------------ command line
-    def command(self, argv: list[str], binds: dict[str, str], rw_file: tuple[str, str], limits: Limits) -> list[str]:
+    def command(self, argv: list[str], binds: dict[str, str], rw_file: tuple[str, str], limits: Limits,
+                cgroup: Cgroup | None = None) -> list[str]:
         """The full command: ``argv`` run inside with read-only ``binds`` (host -> sandbox) and one writable file."""
         if not self.enabled:
             return argv
@@ -160,22 +194,31 @@ class Sandbox:
         if os.path.isdir("/usr/lib64"):
             args += ["--symlink", "usr/lib64", "/lib64"]
         # The private /tmp comes before the read-only roots: a Python or venv that lives under the
-        # host's /tmp (a CI checkout, say) is then bound on top of it instead of hidden by it.
-        args += ["--perms", "1777", "--size", str(limits.tmp_mb << 20), "--tmpfs", "/tmp"]
+        # host's /tmp (a CI checkout, say) is then bound on top of it instead of hidden by it. As root,
+        # the launcher mounts it (bwrap cannot bound its inodes); otherwise bwrap does.
+        if self.root_mode:
+            args += ["--bind", str(self._tmp_mount), "/tmp"]
+        else:
+            args += ["--perms", "1777", "--size", str(limits.tmp_mb << 20), "--tmpfs", "/tmp"]
         for root, source in self._sources.items():
             args += ["--ro-bind", source, root]
         for mask in self.masks:  # secrets that happen to lie inside a mounted folder
             args += ["--tmpfs", str(mask)] if mask.is_dir() else ["--ro-bind", "/dev/null", str(mask)]
-        args += ["--proc", "/proc", "--dev", "/dev"]
+        args += ["--proc", "/proc", "--dev", "/dev",
+                 "--perms", "1777", "--size", str(limits.shm_mb << 20), "--tmpfs", "/dev/shm", "--remount-ro", "/dev"]
         for host, inside in binds.items():
             args += ["--ro-bind", host, inside]
-        args += ["--bind", rw_file[0], rw_file[1], "--chdir", "/tmp", "--"] + argv
+        args += ["--bind", rw_file[0], rw_file[1], "--remount-ro", "/", "--chdir", "/tmp", "--"] + argv
+        launcher = [self.python, "-I", "-S", "-B", str(Path(__file__).with_name("launcher.py"))]
+        for procs in cgroup.procs_files if cgroup else []:
+            launcher += ["--cgroup", procs]
         if self.root_mode:
-            launcher = [self.python, "-I", "-S", "-B", os.path.abspath(__file__), "--launch"]
+            launcher.append("--drop-root")
             for root, source in self._sources.items():
                 launcher += ["--premount", root, source]
-            return launcher + ["--"] + args
-        return args
+            launcher += ["--tmpfs", str(self._tmp_mount), f"size={limits.tmp_mb << 20},nr_inodes={limits.tmp_inodes},"
+                         f"mode=1777,uid={SANDBOX_UID},gid={SANDBOX_UID}"]
+        return launcher + ["--"] + args
 
     # ------------------------------------------------------------------ running
     def prepare_result_file(self, path: str | Path) -> None:
@@ -185,24 +228,36 @@ class Sandbox:
             os.fchown(fd, SANDBOX_UID, SANDBOX_UID)
         os.close(fd)
 
+    def _cgroup(self, limits: Limits) -> Cgroup | None:
+        if not (self.cgroups and self.cgroups.available):
+            return None
+        return self.cgroups.create(limits.sandbox_memory_mb << 20, limits.nproc + 8)  # + launcher/bwrap processes
+
     def run(self, argv: list[str], binds: dict[str, str], rw_file: tuple[str, str], limits: Limits) -> Outcome:
         """Run, wait at most ``limits.wall_s`` seconds, kill everything left, and read the result file."""
         start = time.monotonic()
-        proc = subprocess.Popen(self.command(argv, binds, rw_file, limits), stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=_minimal_env(),
-                                start_new_session=True, close_fds=True)
-        tail = _Tail(proc.stdout, limits.output_tail_kb << 10)
-        timed_out = False
+        cgroup = self._cgroup(limits)
         try:
-            proc.wait(timeout=limits.wall_s)
-        except subprocess.TimeoutExpired:
-            timed_out = True
+            proc = subprocess.Popen(self.command(argv, binds, rw_file, limits, cgroup), stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=_minimal_env(),
+                                    start_new_session=True, close_fds=True)
+            tail = _Tail(proc.stdout, limits.output_tail_kb << 10)
+            timed_out = False
+            try:
+                proc.wait(timeout=limits.wall_s)
+            except subprocess.TimeoutExpired:
+                timed_out = True
+            finally:
+                _kill_group(proc)
+            tail.join()
+            memory = bool(cgroup and cgroup.oom_killed())
+            pids = bool(cgroup and cgroup.pids_exhausted())
         finally:
-            _kill_group(proc)
-        tail.join()
+            if cgroup:
+                cgroup.remove()
         seconds = time.monotonic() - start
         data, problem = read_result_file(rw_file[0], (limits.fsize_mb << 20) + 4096)
-        return Outcome(proc.returncode, timed_out, data, problem, tail.text(), tail.total, seconds)
+        return Outcome(proc.returncode, timed_out, data, problem, tail.text(), tail.total, seconds, memory, pids)
 
     def probe(self) -> None:
         """Check once that a sandbox starts here and can import NumPy; raise SandboxUnavailable otherwise."""
@@ -211,7 +266,7 @@ class Sandbox:
         import tempfile
 
         with tempfile.TemporaryDirectory(prefix="dlcourse-probe-") as tmp:
-            os.chmod(tmp, 0o711)  # the sandbox user must reach the result file
+            share(Path(tmp), self.root_mode)  # the sandbox user must reach the result file
             result = os.path.join(tmp, "result")
             self.prepare_result_file(result)
             code = (f"import sys; sys.path.extend({self.site_dirs!r}); import numpy; "
@@ -224,6 +279,21 @@ class Sandbox:
                 f"{outcome.output_tail.strip()[-500:] or 'exit status ' + str(outcome.returncode)}. "
                 "On Ubuntu 24.04+ allow unprivileged user namespaces for bwrap, or run the grader as root; "
                 "otherwise " + INSTALL_HINT)
+
+
+def share(path: Path, root_mode: bool) -> None:
+    """Let the sandbox user, and no other local user, read ``path`` (and everything under a folder).
+
+    As root: owner root, group 65534, folders 0750 and files 0640. Otherwise the sandbox runs under the
+    grader's own uid: folders 0700, files 0600.
+    """
+    for root, dirs, files in os.walk(path) if path.is_dir() else [(str(path.parent), [], [path.name])]:
+        entries = [(root, True)] if path.is_dir() else []
+        entries += [(os.path.join(root, name), False) for name in files]
+        for entry, is_dir in entries:
+            if root_mode:
+                os.chown(entry, 0, SANDBOX_UID, follow_symlinks=False)
+            os.chmod(entry, (0o750 if root_mode else 0o700) if is_dir else (0o640 if root_mode else 0o600))
 
 
 class _Tail:
@@ -286,33 +356,3 @@ def read_result_file(path: str | Path, max_bytes: int) -> tuple[bytes | None, st
         return b"".join(chunks), None
     finally:
         os.close(fd)
-
-
-# ---------------------------------------------------------------------- launcher (root only)
-
-
-def _launch(argv: list[str]) -> None:
-    """For a root grader: re-bind the read-only roots where uid 65534 can reach them, drop root, exec bwrap.
-
-    ``argv`` is ``[--premount SRC DEST]... -- bwrap ...``. The bind mounts live in a private mount
-    namespace of this process only. bubblewrap then runs exactly as it does for an ordinary user.
-    """
-    import ctypes
-
-    libc = ctypes.CDLL(None, use_errno=True)
-    split = argv.index("--")
-    options, args = argv[:split], argv[split + 1:]
-    if libc.unshare(_CLONE_NEWNS) != 0 or libc.mount(b"none", b"/", None, _MS_REC | _MS_SLAVE, None) != 0:
-        sys.exit("dlcourse sandbox: could not create a mount namespace")
-    for i in range(0, len(options), 3):
-        source, target = options[i + 1].encode(), options[i + 2].encode()
-        if source != target and libc.mount(source, target, None, _MS_BIND | _MS_REC, None) != 0:
-            sys.exit(f"dlcourse sandbox: could not bind {options[i + 1]}")
-    os.setgroups([])
-    os.setresgid(SANDBOX_UID, SANDBOX_UID, SANDBOX_UID)
-    os.setresuid(SANDBOX_UID, SANDBOX_UID, SANDBOX_UID)
-    os.execv(args[0], args)
-
-
-if __name__ == "__main__" and sys.argv[1:2] == ["--launch"]:
-    _launch(sys.argv[2:])

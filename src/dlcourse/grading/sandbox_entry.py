@@ -32,6 +32,7 @@ MAGIC = b"DLCOURSE-RESULT-1\n"
 TRAILER = b"\nEND-OF-RESULT\n"
 MAX_HEADER_BYTES = 1 << 20
 MAX_MESSAGE_CHARS = 600
+MAX_ARRAY_ELEMENTS = 10_000_000  # as outputs.MAX_ELEMENTS: one returned array, at most
 _RLIMITS = {  # job.json key -> resource module constant name
     "cpu_s": "RLIMIT_CPU", "address_space_bytes": "RLIMIT_AS", "nproc": "RLIMIT_NPROC",
     "fsize_bytes": "RLIMIT_FSIZE", "nofile": "RLIMIT_NOFILE", "core_bytes": "RLIMIT_CORE",
@@ -121,14 +122,45 @@ def _clean_message(text: Any) -> str:
     return "".join(ch if ch.isprintable() or ch == "\n" else "?" for ch in text)
 
 
+def read_npy(data: memoryview, max_elements: int = MAX_ARRAY_ELEMENTS) -> Any:
+    """One ``.npy`` array from untrusted bytes: the header is checked before anything is allocated.
+
+    Only numeric dtypes (bool, integers, floats, complex; no objects, no structures) are accepted,
+    at most ``max_elements`` elements, and the data must be exactly as long as the header says, so
+    a forged header that declares a huge shape costs nothing. Never unpickles.
+    """
+    import numpy as np
+    from numpy.lib import format as npy
+
+    stream = io.BytesIO(data)
+    try:
+        version = npy.read_magic(stream)
+        if version not in ((1, 0), (2, 0)):
+            raise ValueError("unsupported .npy version")
+        read_header = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
+        shape, fortran, dtype = read_header(stream, max_header_size=4096)
+    except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError, OverflowError, EOFError):
+        raise ResultError("an array in the result file is not a valid .npy array") from None
+    if dtype.hasobject or dtype.kind not in "biufc" or dtype.fields is not None or dtype.subdtype is not None:
+        raise ResultError(f"an array in the result file has the non-numeric dtype {dtype}")
+    count = 1
+    for extent in shape:
+        count *= extent
+    if count > max_elements:
+        raise ResultError(f"an array in the result file declares {count} elements, more than {max_elements}")
+    offset = stream.tell()
+    if len(data) - offset != count * dtype.itemsize:
+        raise ResultError("an array in the result file does not hold the data its header declares")
+    flat = np.frombuffer(data, dtype=dtype, count=count, offset=offset) if count else np.empty(0, dtype)
+    return flat.reshape(shape[::-1]).T.copy() if fortran else flat.reshape(shape).copy()
+
+
 def decode_result(data: bytes, n_cases: int) -> list[Any]:
     """Parse a result file (trusted side): per case a tuple of arrays or a message string.
 
-    Arrays are read with ``allow_pickle=False``; their kind, shape and values are checked later by
-    :func:`dlcourse.grading.outputs.validate_received` and the scoring.
+    Arrays are read by :func:`read_npy` (header first, numbers only, never a pickle); their kind,
+    shape and values are checked later by :func:`dlcourse.grading.outputs.validate_received` and the scoring.
     """
-    import numpy as np
-
     if not data.startswith(MAGIC) or not data.endswith(TRAILER):
         raise ResultError("the result file is missing or incomplete")
     body = data[len(MAGIC):-len(TRAILER)]
@@ -140,7 +172,7 @@ def decode_result(data: bytes, n_cases: int) -> list[Any]:
         raise ResultError("the result header is malformed")
     try:
         header = json.loads(body[13:13 + length].decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         raise ResultError("the result header is not JSON") from None
     blob = body[13 + length:]
     cases = header.get("cases") if isinstance(header, dict) else None
@@ -161,11 +193,7 @@ def decode_result(data: bytes, n_cases: int) -> list[Any]:
             if (not isinstance(span, list) or len(span) != 2 or not all(type(v) is int for v in span)
                     or span[0] < 0 or span[1] <= 0 or span[0] + span[1] > len(blob)):
                 raise ResultError("an array entry points outside the result file")
-            try:
-                array = np.lib.format.read_array(io.BytesIO(blob[span[0]:span[0] + span[1]]), allow_pickle=False)
-            except (ValueError, OSError, EOFError):
-                raise ResultError("an array in the result file is not a valid .npy array") from None
-            arrays.append(array)
+            arrays.append(read_npy(memoryview(blob)[span[0]:span[0] + span[1]]))
         decoded.append(tuple(arrays))
     return decoded
 
