@@ -1,8 +1,9 @@
 """Datasets: offline ones for CPU mode, real downloads (with checksums and a cache) for GPU mode."""
+from .cifar import load_cifar10
 from .mnist import DatasetUnavailableError, load_mnist, load_mnist_5k, read_idx, stratified_split
 from .synthetic import make_blobs, make_circles, make_moons, make_spirals, make_xor
 
 __all__ = [
-    "DatasetUnavailableError", "load_mnist", "load_mnist_5k", "read_idx", "stratified_split",
+    "DatasetUnavailableError", "load_cifar10", "load_mnist", "load_mnist_5k", "read_idx", "stratified_split",
     "make_blobs", "make_circles", "make_moons", "make_spirals", "make_xor",
 ]

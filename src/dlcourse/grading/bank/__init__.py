@@ -5,4 +5,6 @@ A module is listed in ``MODULES`` under the stem of its notebook in ``solutions/
 MODULES = {
     "01_perceptron": "dlcourse.grading.bank.ex01_perceptron",
     "02_mlp": "dlcourse.grading.bank.ex02_mlp",
+    "03_training": "dlcourse.grading.bank.ex03_training",
+    "04_cnn": "dlcourse.grading.bank.ex04_cnn",
 }
