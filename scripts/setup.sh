@@ -14,7 +14,8 @@ $PY -m pip install -q --upgrade pip
 $PY -m pip install -q "torch==2.13.0"
 $PY -m pip install -q -e ".[book,dev]"
 
-# System packages: Chromium for the browser test of the book, bubblewrap for the grader's sandbox.
+# System packages: Chromium for the browser test of the book (driven by the dev extra playwright,
+# which uses this binary and downloads no browser of its own), bubblewrap for the grader's sandbox.
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v bwrap >/dev/null 2>&1 || need+=(bubblewrap)

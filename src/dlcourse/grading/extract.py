@@ -7,9 +7,15 @@ Cells whose tags were lost (some editors drop them) are still found by the funct
 from __future__ import annotations
 
 import ast
+import threading
 from typing import Any, Iterable
 
 from ..nbtools import cell_source, cell_tags
+
+# CPython 3.11 keeps the AST converter's recursion depth in shared state: two threads parsing at once
+# (the grader reads submissions in a thread pool) can fail with "SystemError: AST constructor
+# recursion depth mismatch". One parse at a time.
+_PARSE_LOCK = threading.Lock()
 
 
 def defined_names(source: str) -> list[str]:
@@ -21,7 +27,8 @@ def defined_names(source: str) -> list[str]:
     if "def" not in source and "class" not in source:
         return []  # nothing to find: skip the parse
     try:
-        tree = ast.parse(source)
+        with _PARSE_LOCK:
+            tree = ast.parse(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return []
     return [node.name for node in tree.body if isinstance(node, (ast.FunctionDef, ast.ClassDef))]
