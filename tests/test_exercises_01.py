@@ -7,26 +7,18 @@ import contextlib
 import io
 
 import numpy as np
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dlcourse.grading import check, get_exercise, grade_function
-from dlcourse.grading.assign import strip_solution
+from dlcourse.grading import check, get_exercise
 from dlcourse.grading.bank.ex01_perceptron import sanger_update as sanger_reference
 from dlcourse.hebbian import glyph_patterns, oja_update
-from exercise_helpers import (EXERCISES, SOLUTIONS, assert_same_outcome, error_outputs, execute_notebook,
-                              find_mistake, load_function, printed_text, renamed, solution_sources,
-                              tagged_sources)
+from exercise_contract import contract_tests, solution_integration_text
+from exercise_helpers import (load_function, renamed, tagged_sources)
 
 STEM = "01_perceptron"
 NAMES = ["oja_update", "hopfield_store", "perceptron_train", "hopfield_recall", "sanger_update"]
 SEEDS = [0, 1, 2]
-
-
-@pytest.fixture(scope="module")
-def sources() -> dict[str, str]:
-    return solution_sources(STEM, NAMES)
 
 
 # ---------------------------------------------------------------- plausible wrong answers, as a learner writes them
@@ -258,85 +250,18 @@ WRONG = {
                       (sanger_outputs_from_deflated_input, "from the original input"),
                       (sanger_rows_updated_in_sequence, "already updated in this step"), (sanger_in_place, None)],
 }
-HINTED = [(name, fn, key) for name, versions in WRONG.items() for fn, key in versions if key]
 IN_PLACE = [(name, fn) for name, versions in WRONG.items() for fn, key in versions if key is None]
+globals().update(contract_tests(STEM, NAMES, WRONG, in_place=IN_PLACE, seeds=SEEDS, handout_skips=2))
 
 
 def _exercise(name: str):
     return get_exercise(f"{STEM}.{name}")
 
 
-def _all_inputs(exercise) -> list[dict]:
-    return [dict(c.inputs) for c in exercise.public_cases] + [c for s in SEEDS for c in exercise.draw_hidden(s)]
-
-
 # ---------------------------------------------------------------- the discrimination contract
-
-@pytest.mark.parametrize("name", NAMES)
-@pytest.mark.parametrize("seed", SEEDS)
-def test_solution_gets_full_marks(sources, name, seed):
-    result = grade_function(f"{STEM}.{name}", load_function(sources[name], name), seed)
-    assert result.score == result.max_score, result.output
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_stub_scores_zero(sources, name):
-    stub = load_function(strip_solution(sources[name]), name)
-    result = grade_function(f"{STEM}.{name}", stub, seed=0)
-    assert result.score == 0.0 and result.passed == 0
-
-
-@pytest.mark.parametrize("name, wrong", [(n, fn) for n, versions in WRONG.items() for fn, _ in versions],
-                         ids=[fn.__name__ for versions in WRONG.values() for fn, _ in versions])
-def test_plausible_wrong_version_scores_less_than_full(name, wrong):
-    for seed in SEEDS:
-        result = grade_function(f"{STEM}.{name}", wrong, seed)
-        assert result.score < result.max_score, f"{wrong.__name__} got {result.score}/{result.max_score} (seed {seed})"
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_solution_passes_every_public_check(sources, name, capsys):
-    report = check(load_function(sources[name], name))
-    assert report.all_passed, capsys.readouterr().out
-    assert report.total >= 3
 
 
 # ---------------------------------------------------------------- registered mistakes and their hints
-
-@pytest.mark.parametrize("name, wrong, key", HINTED, ids=[fn.__name__ for _, fn, _ in HINTED])
-def test_registered_mistake_computes_what_the_wrong_version_returns(name, wrong, key):
-    exercise = _exercise(name)
-    mistake = find_mistake(exercise, key)
-    for inputs in _all_inputs(exercise):
-        assert_same_outcome(mistake.compute, wrong, inputs, exercise.rtol, exercise.atol)
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_every_registered_mistake_has_a_wrong_version_here(name):
-    covered = {id(find_mistake(_exercise(name), key)) for n, _, key in HINTED if n == name}
-    assert covered == {id(m) for m in _exercise(name).mistakes}
-
-
-@pytest.mark.parametrize("name, wrong, key", HINTED, ids=[fn.__name__ for _, fn, _ in HINTED])
-def test_mistake_hint_shows_in_the_check_output(name, wrong, key, capsys):
-    report = check(wrong, f"{STEM}.{name}")
-    out = capsys.readouterr().out
-    assert not report.all_passed
-    assert find_mistake(_exercise(name), key).hint in out, out
-
-
-@pytest.mark.parametrize("name, wrong, key", HINTED, ids=[fn.__name__ for _, fn, _ in HINTED])
-def test_mistake_hint_shows_in_hidden_case_feedback(name, wrong, key):
-    result = grade_function(f"{STEM}.{name}", wrong, seed=0)
-    assert find_mistake(_exercise(name), key).hint in result.output, result.output
-
-
-@pytest.mark.parametrize("name, wrong", IN_PLACE, ids=[fn.__name__ for _, fn in IN_PLACE])
-def test_modifying_an_argument_in_place_loses_marks_and_says_so(name, wrong, capsys):
-    assert not check(wrong, f"{STEM}.{name}").all_passed, capsys.readouterr().out
-    result = grade_function(f"{STEM}.{name}", wrong, seed=0)
-    assert result.score < result.max_score
-    assert "modif" in result.output.lower(), result.output
 
 
 def test_public_cases_pin_the_curriculum_check_values():
@@ -414,20 +339,8 @@ def test_try_it_cell_checks_each_part_so_a_wrong_store_does_not_pass(sources, ca
     assert "wrong pixels" not in out
 
 
-@pytest.mark.slow
-def test_untouched_handout_runs_top_to_bottom_without_a_traceback():
-    nb = execute_notebook(EXERCISES / f"{STEM}.ipynb")
-    assert error_outputs(nb) == []
-    assert printed_text(nb, "integration").count("skipping") == 2
-
-
 def test_solution_outputs_come_from_a_clean_run():
-    from dlcourse.nbtools import read_notebook
-
-    nb = read_notebook(SOLUTIONS / f"{STEM}.ipynb")
-    assert error_outputs(nb) == []
-    assert printed_text(nb, "check").count("all public cases pass") == len(NAMES)
-    together = printed_text(nb, "integration")
-    assert "skipping" not in together and "0 after recall" in together
+    together = solution_integration_text(STEM, NAMES)
+    assert "0 after recall" in together
     cosines = [float(part.split("|cos")[1].split("= ")[1]) for part in together.splitlines() if "|cos" in part]
     assert len(cosines) == 3 and min(cosines) > 0.99

@@ -8,33 +8,20 @@ import contextlib
 import io
 
 import numpy as np
-import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dlcourse.grading import check, get_exercise, grade_function
-from dlcourse.grading.assign import strip_solution
 from dlcourse.grading.bank.ex02_mlp import backprop_residual as residual_reference
 from dlcourse.grading.runner import run_cases
 from dlcourse.grading.scoring import score_outputs
-from exercise_helpers import (EXERCISES, SOLUTIONS, assert_same_outcome, error_outputs, execute_notebook,
-                              find_mistake, load_function, printed_text, renamed, solution_sources,
-                              tagged_sources)
+from exercise_contract import all_inputs, contract_tests, solution_integration_text
+from exercise_helpers import (renamed, tagged_sources)
 
 STEM = "02_mlp"
 NAMES = ["activation_and_grad", "log_softmax_cross_entropy", "numerical_gradient", "backprop_residual"]
 SEEDS = [0, 1, 2]
-
-
-@pytest.fixture(scope="module")
-def sources() -> dict[str, str]:
-    return solution_sources(STEM, NAMES)
-
-
-@pytest.fixture(scope="module")
-def solved(sources) -> dict:
-    return {name: load_function(sources[name], name) for name in NAMES}
 
 
 # ---------------------------------------------------------------- plausible wrong answers, as a learner writes them
@@ -236,41 +223,15 @@ WRONG = {
                           (backprop_relu_derivative_one_at_zero, "a unit with Z1 = 0 passes no gradient"),
                           (backprop_dw_transposed, "weight gradients are transposed")],
 }
-HINTED = [(name, fn, key) for name, versions in WRONG.items() for fn, key in versions if key]
 IN_PLACE = [("activation_and_grad", activation_relu_in_place), ("log_softmax_cross_entropy", cross_entropy_shifts_in_place)]
+globals().update(contract_tests(STEM, NAMES, WRONG, in_place=IN_PLACE, seeds=SEEDS, handout_skips=2))
 
 
 def _exercise(name: str):
     return get_exercise(f"{STEM}.{name}")
 
 
-def _all_inputs(exercise) -> list[dict]:
-    return [dict(c.inputs) for c in exercise.public_cases] + [c for s in SEEDS for c in exercise.draw_hidden(s)]
-
-
 # ---------------------------------------------------------------- the discrimination contract
-
-@pytest.mark.parametrize("name", NAMES)
-@pytest.mark.parametrize("seed", SEEDS)
-def test_solution_gets_full_marks(solved, name, seed):
-    result = grade_function(f"{STEM}.{name}", solved[name], seed=seed)
-    assert result.score == result.max_score, result.output
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_stub_scores_zero(sources, name):
-    stub = load_function(strip_solution(sources[name]), name)
-    result = grade_function(f"{STEM}.{name}", stub, seed=0)
-    assert result.score == 0.0
-    assert "not implemented yet" in result.output
-
-
-@pytest.mark.parametrize("name, wrong", [(n, fn) for n, versions in WRONG.items() for fn, _ in versions],
-                         ids=[fn.__name__ for versions in WRONG.values() for fn, _ in versions])
-def test_plausible_mistake_scores_less_than_full(name, wrong):
-    for seed in SEEDS:
-        result = grade_function(f"{STEM}.{name}", wrong, seed=seed)
-        assert result.score < result.max_score, f"{wrong.__name__} got {result.score}/{result.max_score} (seed {seed})"
 
 
 def test_naive_softmax_fails_every_huge_logit_case():
@@ -287,54 +248,12 @@ def test_naive_softmax_is_told_about_the_overflow(capsys):
     assert "NaN or infinity" in grade_function(f"{STEM}.log_softmax_cross_entropy", cross_entropy_naive_softmax).output
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_check_passes_every_public_case_of_the_solution(solved, name, capsys):
-    report = check(solved[name])
-    assert report.all_passed and report.total >= 3
-    assert "[FAIL]" not in capsys.readouterr().out
-
-
 def test_check_explains_a_transposed_output_gradient(capsys):
     check(backprop_dw_transposed, f"{STEM}.backprop_residual")
     assert "looks transposed" in capsys.readouterr().out.lower()  # dW2 is not square
 
 
 # ---------------------------------------------------------------- registered mistakes and their hints
-
-@pytest.mark.parametrize("name, wrong, key", HINTED, ids=[fn.__name__ for _, fn, _ in HINTED])
-def test_registered_mistake_computes_what_the_wrong_version_returns(name, wrong, key):
-    exercise = _exercise(name)
-    mistake = find_mistake(exercise, key)
-    for inputs in _all_inputs(exercise):
-        assert_same_outcome(mistake.compute, wrong, inputs, exercise.rtol, exercise.atol)
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_every_registered_mistake_has_a_wrong_version_here(name):
-    covered = {id(find_mistake(_exercise(name), key)) for n, _, key in HINTED if n == name}
-    assert covered == {id(m) for m in _exercise(name).mistakes}
-
-
-@pytest.mark.parametrize("name, wrong, key", HINTED, ids=[fn.__name__ for _, fn, _ in HINTED])
-def test_mistake_hint_shows_in_the_check_output(name, wrong, key, capsys):
-    report = check(wrong, f"{STEM}.{name}")
-    out = capsys.readouterr().out
-    assert not report.all_passed
-    assert find_mistake(_exercise(name), key).hint in out, out
-
-
-@pytest.mark.parametrize("name, wrong, key", HINTED, ids=[fn.__name__ for _, fn, _ in HINTED])
-def test_mistake_hint_shows_in_hidden_case_feedback(name, wrong, key):
-    result = grade_function(f"{STEM}.{name}", wrong, seed=0)
-    assert find_mistake(_exercise(name), key).hint in result.output, result.output
-
-
-@pytest.mark.parametrize("name, wrong", IN_PLACE, ids=[fn.__name__ for _, fn in IN_PLACE])
-def test_modifying_an_argument_in_place_loses_marks_and_says_so(name, wrong, capsys):
-    assert not check(wrong, f"{STEM}.{name}").all_passed, capsys.readouterr().out
-    result = grade_function(f"{STEM}.{name}", wrong, seed=0)
-    assert result.score < result.max_score
-    assert "modif" in result.output.lower(), result.output
 
 
 # ---------------------------------------------------------------- the residual backprop against autograd
@@ -359,7 +278,7 @@ def _assert_matches_autograd(inputs: dict) -> None:
 
 def test_residual_reference_matches_autograd_on_every_public_and_hidden_case():
     exercise = _exercise("backprop_residual")
-    inputs = _all_inputs(exercise)
+    inputs = all_inputs(exercise)
     assert any(np.any(c["X"] @ c["W1"].T + c["b1"] == 0) for c in inputs)  # relu'(0) is exercised
     for case in inputs:
         _assert_matches_autograd(case)
@@ -409,21 +328,9 @@ def test_compensating_bugs_pass_the_combined_check_but_not_the_per_part_checks(s
         assert not any(check(renamed(fn, name)).all_passed for name, fn in pair.items())
 
 
-@pytest.mark.slow
-def test_untouched_handout_runs_top_to_bottom_without_a_traceback():
-    nb = execute_notebook(EXERCISES / f"{STEM}.ipynb")
-    assert error_outputs(nb) == []
-    assert printed_text(nb, "integration").count("skipping") == 2
-
-
 def test_solution_outputs_come_from_a_clean_run():
-    from dlcourse.nbtools import read_notebook
-
-    nb = read_notebook(SOLUTIONS / f"{STEM}.ipynb")
-    assert error_outputs(nb) == []
-    assert printed_text(nb, "check").count("all public cases pass") == len(NAMES)
-    together = printed_text(nb, "integration")
-    assert "skipping" not in together and together.count("passes its checks") == len(NAMES)
+    together = solution_integration_text(STEM, NAMES)
+    assert together.count("passes its checks") == len(NAMES)
     error = float(together.split("central differences: ")[1].split()[0])
     test_accuracy = float(together.split("test ")[1].split()[0])
     assert error < 1e-7 and test_accuracy > 0.9

@@ -4,27 +4,14 @@ and with their own hint, the references agree with torch, and the handout runs c
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import torch
 
-from dlcourse.grading import check, get_exercise, grade_function
-from dlcourse.grading.assign import strip_solution
-from exercise_helpers import (EXERCISES, SOLUTIONS, assert_same_outcome, error_outputs, execute_notebook,
-                              find_mistake, load_function, printed_text, solution_sources)
+from dlcourse.grading import check, get_exercise
+from exercise_contract import all_inputs, contract_tests, solution_integration_text
 
 STEM = "03_training"
 NAMES = ["clip_by_norm", "early_stopping_index", "inverted_dropout", "batchnorm_forward", "adamw_steps"]
 SEEDS = [0, 1, 2]
-
-
-@pytest.fixture(scope="module")
-def sources() -> dict[str, str]:
-    return solution_sources(STEM, NAMES)
-
-
-@pytest.fixture(scope="module")
-def solved(sources) -> dict:
-    return {name: load_function(sources[name], name) for name in NAMES}
 
 
 # ---------------------------------------------------------------- plausible wrong answers, as a learner writes them
@@ -178,84 +165,15 @@ WRONG = {
                     (adamw_without_bias_correction, "bias correction"),
                     (adamw_decay_without_lr, "scaled by the learning rate"), (adamw_modifies_theta0, None)],
 }
-HINTED = [(name, fn, key) for name, versions in WRONG.items() for fn, key in versions if key]
 IN_PLACE = [("inverted_dropout", dropout_in_place), ("adamw_steps", adamw_modifies_theta0)]
+globals().update(contract_tests(STEM, NAMES, WRONG, in_place=IN_PLACE, seeds=SEEDS, handout_skips=None))
 
 
 def _exercise(name: str):
     return get_exercise(f"{STEM}.{name}")
 
 
-def _all_inputs(exercise) -> list[dict]:
-    return [dict(c.inputs) for c in exercise.public_cases] + [c for s in SEEDS for c in exercise.draw_hidden(s)]
-
-
 # ---------------------------------------------------------------- the discrimination contract
-
-@pytest.mark.parametrize("name", NAMES)
-@pytest.mark.parametrize("seed", SEEDS)
-def test_solution_gets_full_marks(solved, name, seed):
-    result = grade_function(f"{STEM}.{name}", solved[name], seed=seed)
-    assert result.score == result.max_score, result.output
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_stub_scores_zero(sources, name):
-    stub = load_function(strip_solution(sources[name]), name)
-    result = grade_function(f"{STEM}.{name}", stub, seed=0)
-    assert result.score == 0.0
-    assert "not implemented yet" in result.output
-
-
-@pytest.mark.parametrize("name, wrong", [(n, fn) for n, versions in WRONG.items() for fn, _ in versions],
-                         ids=[fn.__name__ for versions in WRONG.values() for fn, _ in versions])
-def test_plausible_mistake_scores_less_than_full(name, wrong):
-    for seed in SEEDS:
-        result = grade_function(f"{STEM}.{name}", wrong, seed=seed)
-        assert result.score < result.max_score, f"{wrong.__name__} got {result.score}/{result.max_score} (seed {seed})"
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_check_passes_every_public_case_of_the_solution(solved, name, capsys):
-    report = check(solved[name])
-    assert report.all_passed and report.total >= 3
-    assert "[FAIL]" not in capsys.readouterr().out
-
-
-@pytest.mark.parametrize("name, wrong, key", HINTED, ids=[fn.__name__ for _, fn, _ in HINTED])
-def test_registered_mistake_computes_what_the_wrong_version_returns(name, wrong, key):
-    exercise = _exercise(name)
-    mistake = find_mistake(exercise, key)
-    for inputs in _all_inputs(exercise):
-        assert_same_outcome(mistake.compute, wrong, inputs, exercise.rtol, exercise.atol)
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_every_registered_mistake_has_a_wrong_version_here(name):
-    covered = {id(find_mistake(_exercise(name), key)) for n, _, key in HINTED if n == name}
-    assert covered == {id(m) for m in _exercise(name).mistakes}
-
-
-@pytest.mark.parametrize("name, wrong, key", HINTED, ids=[fn.__name__ for _, fn, _ in HINTED])
-def test_mistake_hint_shows_in_the_check_output(name, wrong, key, capsys):
-    report = check(wrong, f"{STEM}.{name}")
-    out = capsys.readouterr().out
-    assert not report.all_passed
-    assert find_mistake(_exercise(name), key).hint in out, out
-
-
-@pytest.mark.parametrize("name, wrong, key", HINTED, ids=[fn.__name__ for _, fn, _ in HINTED])
-def test_mistake_hint_shows_in_hidden_case_feedback(name, wrong, key):
-    result = grade_function(f"{STEM}.{name}", wrong, seed=0)
-    assert find_mistake(_exercise(name), key).hint in result.output, result.output
-
-
-@pytest.mark.parametrize("name, wrong", IN_PLACE, ids=[fn.__name__ for _, fn in IN_PLACE])
-def test_modifying_an_argument_in_place_loses_marks_and_says_so(name, wrong, capsys):
-    assert not check(wrong, f"{STEM}.{name}").all_passed, capsys.readouterr().out
-    result = grade_function(f"{STEM}.{name}", wrong, seed=0)
-    assert result.score < result.max_score
-    assert "modif" in result.output.lower(), result.output
 
 
 def test_float_indices_are_told_to_be_ints(capsys):
@@ -267,7 +185,7 @@ def test_float_indices_are_told_to_be_ints(capsys):
 
 def test_adamw_reference_matches_torch_on_every_case():
     exercise = _exercise("adamw_steps")
-    for case in _all_inputs(exercise):
+    for case in all_inputs(exercise):
         theta = torch.tensor(np.asarray(case["theta0"], dtype=float), requires_grad=True)
         opt = torch.optim.AdamW([theta], lr=case["lr"], betas=(case["beta1"], case["beta2"]), eps=case["eps"],
                                 weight_decay=case["weight_decay"])
@@ -279,7 +197,7 @@ def test_adamw_reference_matches_torch_on_every_case():
 
 def test_batchnorm_reference_matches_torch_on_every_case_with_eps():
     exercise = _exercise("batchnorm_forward")
-    for case in _all_inputs(exercise):
+    for case in all_inputs(exercise):
         if case["eps"] == 0.0 or len(case["x"]) < 2:
             continue  # torch refuses eps = 0 and a batch of one in training mode
         layer = torch.nn.BatchNorm1d(case["x"].shape[1], eps=case["eps"]).double()
@@ -301,21 +219,10 @@ def test_dropout_reference_matches_torch_dropout_with_p_one_minus_keep():
 
 # ---------------------------------------------------------------- the notebooks
 
-@pytest.mark.slow
-def test_untouched_handout_runs_top_to_bottom_without_a_traceback():
-    nb = execute_notebook(EXERCISES / f"{STEM}.ipynb")
-    assert error_outputs(nb) == []
-    assert "skipping" in printed_text(nb, "integration")
-
 
 def test_solution_outputs_come_from_a_clean_run():
-    from dlcourse.nbtools import read_notebook
-
-    nb = read_notebook(SOLUTIONS / f"{STEM}.ipynb")
-    assert error_outputs(nb) == []
-    assert printed_text(nb, "check").count("all public cases pass") == len(NAMES)
-    together = printed_text(nb, "integration")
-    assert "skipping" not in together and together.count("passes its checks") == len(NAMES)
+    together = solution_integration_text(STEM, NAMES)
+    assert together.count("passes its checks") == len(NAMES)
     best = int(together.split("best epoch ")[1].split()[0])
     stop = int(together.split("stop after epoch ")[1].split()[0])
     assert stop == best + 4 or stop == 24

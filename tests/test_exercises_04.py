@@ -5,27 +5,14 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pytest
 import torch
 
-from dlcourse.grading import check, get_exercise, grade_function
-from dlcourse.grading.assign import strip_solution
-from exercise_helpers import (EXERCISES, SOLUTIONS, assert_same_outcome, error_outputs, execute_notebook,
-                              find_mistake, load_function, printed_text, solution_sources)
+from dlcourse.grading import get_exercise, grade_function
+from exercise_contract import all_inputs, contract_tests, solution_integration_text
 
 STEM = "04_cnn"
 NAMES = ["conv_out_size", "corr2d_padded_strided", "corr2d_multi", "maxpool_backward", "conv_stack_params"]
 SEEDS = [0, 1, 2]
-
-
-@pytest.fixture(scope="module")
-def sources() -> dict[str, str]:
-    return solution_sources(STEM, NAMES)
-
-
-@pytest.fixture(scope="module")
-def solved(sources) -> dict:
-    return {name: load_function(sources[name], name) for name in NAMES}
 
 
 # ---------------------------------------------------------------- wrong answers, as a learner writes them
@@ -174,65 +161,11 @@ WRONG = {
                           (params_without_input_channels, "spans all input channels"),
                           (params_k_not_squared, "not k."), (params_as_float, None)],
 }
-HINTED = [(name, fn, key) for name, versions in WRONG.items() for fn, key in versions if key]
+globals().update(contract_tests(STEM, NAMES, WRONG, in_place=(), seeds=SEEDS, handout_skips=1))
 
 
 def _exercise(name: str):
     return get_exercise(f"{STEM}.{name}")
-
-
-def _all_inputs(exercise) -> list[dict]:
-    return [dict(c.inputs) for c in exercise.public_cases] + [c for s in SEEDS for c in exercise.draw_hidden(s)]
-
-
-@pytest.mark.parametrize("name", NAMES)
-@pytest.mark.parametrize("seed", SEEDS)
-def test_solution_gets_full_marks(solved, name, seed):
-    result = grade_function(f"{STEM}.{name}", solved[name], seed=seed)
-    assert result.score == result.max_score, result.output
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_stub_scores_zero(sources, name):
-    stub = load_function(strip_solution(sources[name]), name)
-    result = grade_function(f"{STEM}.{name}", stub, seed=0)
-    assert result.score == 0.0
-    assert "not implemented yet" in result.output
-
-
-@pytest.mark.parametrize("name, wrong", [(n, fn) for n, versions in WRONG.items() for fn, _ in versions],
-                         ids=[fn.__name__ for versions in WRONG.values() for fn, _ in versions])
-def test_plausible_mistake_scores_less_than_full(name, wrong):
-    for seed in SEEDS:
-        result = grade_function(f"{STEM}.{name}", wrong, seed=seed)
-        assert result.score < result.max_score, f"{wrong.__name__} got {result.score}/{result.max_score} (seed {seed})"
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_check_passes_every_public_case_of_the_solution(solved, name, capsys):
-    report = check(solved[name])
-    assert report.all_passed and report.total >= 2
-    assert "[FAIL]" not in capsys.readouterr().out
-
-
-@pytest.mark.parametrize("name, wrong, key", HINTED, ids=[fn.__name__ for _, fn, _ in HINTED])
-def test_registered_mistake_computes_what_the_wrong_version_returns(name, wrong, key):
-    exercise = _exercise(name)
-    mistake = find_mistake(exercise, key)
-    for inputs in _all_inputs(exercise):
-        assert_same_outcome(mistake.compute, wrong, inputs, exercise.rtol, exercise.atol)
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_every_registered_mistake_has_a_wrong_version_here(name):
-    covered = {id(find_mistake(_exercise(name), key)) for n, _, key in HINTED if n == name}
-    assert covered == {id(m) for m in _exercise(name).mistakes}
-
-
-@pytest.mark.parametrize("name, wrong, key", HINTED, ids=[fn.__name__ for _, fn, _ in HINTED])
-def test_mistake_hint_shows_in_hidden_case_feedback(name, wrong, key):
-    result = grade_function(f"{STEM}.{name}", wrong, seed=0)
-    assert find_mistake(_exercise(name), key).hint in result.output, result.output
 
 
 def test_a_float_count_is_refused_with_a_hint():
@@ -245,7 +178,7 @@ def test_a_float_count_is_refused_with_a_hint():
 def test_corr_and_multi_references_match_torch_on_every_case():
     for name in ("corr2d_padded_strided", "corr2d_multi"):
         exercise = _exercise(name)
-        for case in _all_inputs(exercise):
+        for case in all_inputs(exercise):
             X, K = np.asarray(case["X"], dtype=float), np.asarray(case["K"], dtype=float)
             X = X[None] if X.ndim == 2 else X
             K = K[None] if K.ndim == 2 else K
@@ -258,7 +191,7 @@ def test_corr_and_multi_references_match_torch_on_every_case():
 def test_maxpool_reference_matches_autograd_and_ties_occur():
     exercise = _exercise("maxpool_backward")
     ties = 0
-    for case in _all_inputs(exercise):
+    for case in all_inputs(exercise):
         X = torch.tensor(case["X"], requires_grad=True)
         Y = torch.nn.functional.max_pool2d(X[None, None], case["size"], case["stride"])[0, 0]
         (Y * torch.tensor(case["dY"])).sum().backward()
@@ -270,11 +203,11 @@ def test_maxpool_reference_matches_autograd_and_ties_occur():
 def test_out_size_and_params_references_match_torch():
     from dlcourse.architectures import count_parameters, on_meta
 
-    for case in _all_inputs(_exercise("conv_out_size")):
+    for case in all_inputs(_exercise("conv_out_size")):
         y = torch.nn.functional.conv2d(torch.zeros(1, 1, case["n"], 1), torch.zeros(1, 1, case["k"], 1),
                                        stride=(case["s"], 1), padding=(case["p"], 0))
         assert _exercise("conv_out_size").reference(*case.values()) == y.shape[2]
-    for case in _all_inputs(_exercise("conv_stack_params"))[:6]:
+    for case in all_inputs(_exercise("conv_stack_params"))[:6]:
         c, k = [int(v) for v in case["channels"]], case["k"]
         stack = on_meta(lambda: torch.nn.Sequential(*[torch.nn.Conv2d(a, b, k) for a, b in zip(c, c[1:])]))
         assert _exercise("conv_stack_params").reference(*case.values()) == count_parameters(stack)
@@ -282,19 +215,8 @@ def test_out_size_and_params_references_match_torch():
 
 # ---------------------------------------------------------------- the notebooks
 
-@pytest.mark.slow
-def test_untouched_handout_runs_top_to_bottom_without_a_traceback():
-    nb = execute_notebook(EXERCISES / f"{STEM}.ipynb")
-    assert error_outputs(nb) == []
-    assert printed_text(nb, "integration").count("skipping") == 1
-
 
 def test_solution_outputs_come_from_a_clean_run():
-    from dlcourse.nbtools import read_notebook
-
-    nb = read_notebook(SOLUTIONS / f"{STEM}.ipynb")
-    assert error_outputs(nb) == []
-    assert printed_text(nb, "check").count("all public cases pass") == len(NAMES)
-    together = printed_text(nb, "integration")
+    together = solution_integration_text(STEM, NAMES)
     assert "S4 maps are 5x5" in together and "conv parameters 2,572" in together
     assert "[0.0, 1.0, 0.0]" in together
