@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from bad_input_table import table_tests
 from dlcourse import activations as act
 
 Z = np.concatenate([np.linspace(-6, 6, 49), [0.0, -1e-3, 1e-3, -30.0, 30.0]])
@@ -167,24 +168,6 @@ TABLE["activation_and_grad"] = (act.activation_and_grad, {"z": np.zeros(3), "nam
                                 {"z": BAD_Z, "name": ["swish", None, ["tanh"]]})
 
 
-def public_callables(module):
-    return {name for name, obj in vars(module).items()
-            if not name.startswith("_") and callable(obj) and getattr(obj, "__module__", None) == module.__name__}
+globals().update(table_tests(TABLE, [act], match=lambda arg: {"name": "activation"}.get(arg, arg)))
 
 
-def test_the_bad_input_table_covers_every_public_function():
-    assert set(TABLE) == public_callables(act)
-
-
-@pytest.mark.parametrize("name", sorted(TABLE))
-def test_the_table_calls_are_valid_without_the_bad_value(name):
-    function, kwargs, _ = TABLE[name]
-    function(**kwargs)
-
-
-@pytest.mark.parametrize("name, arg, bad", [(name, arg, bad) for name, (_, _, bads) in sorted(TABLE.items())
-                                            for arg, values in bads.items() for bad in values])
-def test_bad_input_raises_value_error(name, arg, bad):
-    function, kwargs, _ = TABLE[name]
-    with pytest.raises(ValueError, match={"name": "activation"}.get(arg, arg)):  # the message names it
-        function(**{**kwargs, arg: bad})

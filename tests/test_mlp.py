@@ -4,6 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from bad_input_table import table_tests
 from dlcourse import activations, gradcheck, mlp, universal
 from dlcourse.grading import fixtures
 
@@ -458,23 +459,6 @@ TABLE = {
 }
 
 
-def test_the_bad_input_table_covers_every_public_function():
-    # mlp re-exports the gradient checks (dlcourse.gradcheck) and the random features (dlcourse.universal)
-    homes = {mlp.__name__, gradcheck.__name__, universal.__name__}
-    public = {name for name, obj in vars(mlp).items()
-              if not name.startswith("_") and callable(obj) and getattr(obj, "__module__", None) in homes}
-    assert set(TABLE) == public
+globals().update(table_tests(TABLE, [mlp], homes=[gradcheck.__name__, universal.__name__]))
 
 
-@pytest.mark.parametrize("name", sorted(TABLE))
-def test_the_table_calls_are_valid_without_the_bad_value(name):
-    function, kwargs, _ = TABLE[name]
-    function(**kwargs)
-
-
-@pytest.mark.parametrize("name, arg, bad", [(name, arg, bad) for name, (_, _, bads) in sorted(TABLE.items())
-                                            for arg, values in bads.items() for bad in values])
-def test_bad_input_raises_value_error(name, arg, bad):
-    function, kwargs, _ = TABLE[name]
-    with pytest.raises(ValueError):
-        function(**{**kwargs, arg: bad})

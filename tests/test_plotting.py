@@ -7,6 +7,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
+from bad_input_table import table_tests
 from dlcourse import plotting  # noqa: E402
 from dlcourse.training import History  # noqa: E402
 from dlcourse.widgets import explorer  # noqa: E402
@@ -144,24 +145,6 @@ TABLE = {
 }
 
 
-def test_the_bad_input_table_covers_every_public_function():
-    public = {name for name, obj in vars(plotting).items()
-              if not name.startswith("_") and callable(obj) and getattr(obj, "__module__", None) == plotting.__name__}
-    assert set(TABLE) == public
+globals().update(table_tests(TABLE, [plotting], cleanup=lambda: plt.close("all")))
 
 
-@pytest.mark.parametrize("name", sorted(TABLE))
-def test_the_table_calls_are_valid_without_the_bad_value(name):
-    function, kwargs, _ = TABLE[name]
-    result = function(**kwargs)
-    if isinstance(result, plt.Figure):
-        plt.close(result)
-
-
-@pytest.mark.parametrize("name, arg, bad", [(name, arg, bad) for name, (_, _, bads) in sorted(TABLE.items())
-                                            for arg, values in bads.items() for bad in values])
-def test_bad_input_raises_value_error(name, arg, bad):
-    function, kwargs, _ = TABLE[name]
-    with pytest.raises(ValueError):
-        function(**{**kwargs, arg: bad})
-    plt.close("all")

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from layouts import LAYOUTS, relayout
 from dlcourse.hebbian import (
     flip_bits,
     hebbian_train,
@@ -25,26 +26,7 @@ from dlcourse.hebbian import (
     oja_update,
 )
 
-LAYOUTS = ("C", "F", "transposed", "strided", "reversed", "list")
 FAST = settings(max_examples=40, deadline=None)
-
-
-def relayout(A: np.ndarray, how: str):
-    """The same values as A in another memory layout (or as nested lists)."""
-    A = np.asarray(A)
-    if how == "F":
-        return np.asfortranarray(A)
-    if how == "transposed":
-        return np.ascontiguousarray(A.T).T
-    if how == "strided":
-        big = np.zeros(A.shape[:-1] + (2 * A.shape[-1],), dtype=A.dtype)
-        big[..., ::2] = A
-        return big[..., ::2]
-    if how == "reversed":
-        return np.flip(np.flip(A).copy())
-    if how == "list":
-        return A.tolist()
-    return np.ascontiguousarray(A)
 
 
 @st.composite

@@ -11,28 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
+from layouts import LAYOUTS, relayout
 from dlcourse import intro
 
-LAYOUTS = ("C", "F", "transposed", "strided", "reversed", "list")
 FAST = settings(max_examples=40, deadline=None)
-
-
-def relayout(A: np.ndarray, how: str):
-    """The same values as A in another memory layout (or as nested lists)."""
-    A = np.asarray(A)
-    if how == "F":
-        return np.asfortranarray(A)
-    if how == "transposed":
-        return np.ascontiguousarray(A.T).T
-    if how == "strided":
-        big = np.zeros(A.shape[:-1] + (2 * A.shape[-1],), dtype=A.dtype)
-        big[..., ::2] = A
-        return big[..., ::2]
-    if how == "reversed":
-        return np.flip(np.flip(A).copy())
-    if how == "list":
-        return A.tolist()
-    return np.ascontiguousarray(A)
 
 
 def brute_force_kernel(X, C, sigma):

@@ -14,6 +14,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from layouts import LAYOUTS, relayout
 from dlcourse.perceptron import (
     TorchPerceptron,
     novikoff_bound,
@@ -24,28 +25,7 @@ from dlcourse.perceptron import (
     threshold_network_predict,
 )
 
-LAYOUTS = ("C", "F", "transposed", "strided", "reversed", "list")
 FAST = settings(max_examples=40, deadline=None)
-
-
-def relayout(A: np.ndarray, how: str):
-    """The same values as A in another memory layout (or as nested lists)."""
-    A = np.asarray(A)
-    if how == "F":
-        return np.asfortranarray(A)
-    if how == "transposed":
-        return np.ascontiguousarray(A.T).T  # a transposed view of a C array
-    if how == "strided":
-        big = np.zeros(A.shape[:-1] + (2 * A.shape[-1],), dtype=A.dtype) if A.ndim else A
-        if A.ndim:
-            big[..., ::2] = A
-            return big[..., ::2]
-        return A
-    if how == "reversed":
-        return np.flip(np.flip(A).copy())  # negative strides
-    if how == "list":
-        return A.tolist()
-    return np.ascontiguousarray(A)
 
 
 def reference_train(X, t, eta, max_epochs, w_init=None):

@@ -3,6 +3,7 @@ import pytest
 import torch
 from torch import nn
 
+from bad_input_table import table_tests
 from dlcourse import seed_everything
 from dlcourse.data import make_blobs
 from dlcourse.training import evaluate, fit, make_loader
@@ -158,21 +159,6 @@ TABLE = {
 }
 
 
-def test_the_bad_input_table_covers_every_public_function_and_class():
-    public = {name for name, obj in vars(training).items()
-              if not name.startswith("_") and callable(obj) and getattr(obj, "__module__", None) == training.__name__}
-    assert set(TABLE) == public
+globals().update(table_tests(TABLE, [training]))
 
 
-@pytest.mark.parametrize("name", sorted(TABLE))
-def test_the_table_calls_are_valid_without_the_bad_value(name):
-    function, kwargs, _ = TABLE[name]
-    function(**kwargs)
-
-
-@pytest.mark.parametrize("name, arg, bad", [(name, arg, bad) for name, (_, _, bads) in sorted(TABLE.items())
-                                            for arg, values in bads.items() for bad in values])
-def test_bad_input_raises_value_error(name, arg, bad):
-    function, kwargs, _ = TABLE[name]
-    with pytest.raises(ValueError):
-        function(**{**kwargs, arg: bad})
