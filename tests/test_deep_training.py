@@ -65,6 +65,44 @@ def test_interpolation_losses_end_at_the_two_models():
     assert losses[0] == pytest.approx(start_loss, rel=1e-6) and losses[-1] == pytest.approx(end_loss, rel=1e-6)
 
 
+def test_filter_normalised_direction_matches_each_rows_norm_and_skips_biases():
+    torch.manual_seed(0)
+    state = dt.make_mlp((16, 8)).state_dict()
+    direction = dt.filter_normalised_direction(state, seed=3)
+    assert set(direction) == set(state)
+    for name, weight in state.items():
+        d = direction[name]
+        assert d.shape == weight.shape
+        if weight.ndim >= 2:  # one unit's incoming weights: the same norm as in the model
+            np.testing.assert_allclose(d.reshape(len(d), -1).norm(dim=1).numpy(),
+                                       weight.reshape(len(weight), -1).norm(dim=1).numpy(), rtol=1e-5)
+            assert not torch.allclose(d, weight)
+        else:
+            assert torch.count_nonzero(d) == 0
+    again = dt.filter_normalised_direction(state, seed=3)
+    assert all(torch.equal(direction[k], again[k]) for k in state)
+
+
+def test_loss_surface_is_the_loss_at_each_point_of_the_plane():
+    rng = np.random.default_rng(1)
+    X, y = rng.random((30, 784)).astype(np.float32), rng.integers(0, 10, 30)
+    torch.manual_seed(0)
+    model = dt.make_mlp((8,))
+    centre = {k: v.clone() for k, v in model.state_dict().items()}
+    d1, d2 = dt.filter_normalised_direction(centre, 1), dt.filter_normalised_direction(centre, 2)
+    coords, losses = dt.loss_surface(model, centre, d1, d2, X, y, span=0.5, steps=3)
+    np.testing.assert_allclose(coords, [-0.5, 0.0, 0.5])
+    assert all(torch.equal(v, centre[k]) for k, v in model.state_dict().items())  # left at the centre
+    centre_loss, _ = evaluate(model, (X, y), nn.CrossEntropyLoss())
+    assert losses.shape == (3, 3) and losses[1, 1] == pytest.approx(centre_loss, rel=1e-6)
+    corner = {k: centre[k] + 0.5 * d1[k] - 0.5 * d2[k] for k in centre}  # a = +0.5 (column 2), b = -0.5 (row 0)
+    model.load_state_dict(corner)
+    corner_loss, _ = evaluate(model, (X, y), nn.CrossEntropyLoss())
+    assert losses[0, 2] == pytest.approx(corner_loss, rel=1e-6)
+    with pytest.raises(ValueError, match="keys of centre"):
+        dt.loss_surface(model, centre, {"w": torch.zeros(1)}, d2, X, y)
+
+
 def test_optimiser_names_build_the_torch_optimisers():
     params = [nn.Parameter(torch.zeros(2))]
     assert isinstance(dt.make_optimizer("adamw", params, 0.1, 0.01), torch.optim.AdamW)

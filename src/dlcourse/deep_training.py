@@ -142,6 +142,50 @@ def interpolation_losses(start: dict, end: dict, model: nn.Module, X, y, alphas)
     return np.array(losses)
 
 
+def filter_normalised_direction(state: dict, seed: int = 0) -> dict:
+    """A random direction in weight space, scaled filter by filter (Li et al. 2018).
+
+    For every weight matrix W (a "filter" is a row: one unit's incoming weights), draw d ~ N(0, I) of
+    W's shape and rescale each row so that ||d_j|| = ||W_j||; biases and batch-norm parameters (1-D
+    tensors) get a zero direction, as in the paper. The slice then has the same scale in every layer.
+    """
+    generator = torch.Generator().manual_seed(check_int(seed, "seed", minimum=0))
+    direction = {}
+    for name, weight in state.items():
+        if not weight.is_floating_point() or weight.ndim < 2:
+            direction[name] = torch.zeros_like(weight)
+            continue
+        d = torch.randn(weight.shape, generator=generator, dtype=weight.dtype)
+        rows, w_rows = d.reshape(len(d), -1), weight.reshape(len(weight), -1)  # (n_out, n_in)
+        scale = w_rows.norm(dim=1, keepdim=True) / rows.norm(dim=1, keepdim=True).clamp_min(1e-12)
+        direction[name] = (rows * scale).reshape(weight.shape)
+    return direction
+
+
+def loss_surface(model: nn.Module, centre: dict, d1: dict, d2: dict, X, y, span: float = 1.0,
+                 steps: int = 11) -> tuple[np.ndarray, np.ndarray]:
+    """Loss on the plane theta(a, b) = centre + a d1 + b d2 for a, b in [-span, span]; (coords, (steps, steps)).
+
+    ``losses[i, j]`` is the mean cross-entropy on (X, y), in evaluation mode, at a = coords[j], b = coords[i].
+    ``model`` is left holding ``centre``.
+    """
+    X, y = _xy((X, y), "data")
+    span, steps = check_positive(span, "span"), check_positive_int(steps, "steps")
+    for name, direction in (("d1", d1), ("d2", d2)):
+        if set(direction) != set(centre):
+            raise ValueError(f"{name} must have the keys of centre (a state dict of the same model)")
+    coords = np.linspace(-span, span, steps)
+    losses = np.empty((steps, steps))
+    for i, b in enumerate(coords):
+        for j, a in enumerate(coords):
+            point = {k: centre[k] + a * d1[k] + b * d2[k] if centre[k].is_floating_point() else centre[k]
+                     for k in centre}
+            model.load_state_dict(point)
+            losses[i, j], _ = evaluate(model, (X, y), nn.CrossEntropyLoss())
+    model.load_state_dict(centre)
+    return coords, losses
+
+
 # ---------------------------------------------------------------- the GPU ("full") run
 
 
