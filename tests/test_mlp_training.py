@@ -243,6 +243,8 @@ BAD_FLAG = [1, "yes", None]
 FAST = dict(hidden=(4,), epochs=1, batch_size=8)
 
 TABLE = {
+    "gpu_recipe_mnist": (mlp_training.gpu_recipe_mnist, dict(tiny=True),
+                         dict(tiny=[1, None, "yes"], offline=[0, "no"], download=[1], epochs=[0, 2.5, True])),
     "learning_rate": (learning_rate, dict(schedule="cosine", step=3, total_steps=10, lr0=0.1),
                       dict(schedule=["linear", None, ["cosine"]], step=[-1, 11, True, 1.0, None],
                            total_steps=BAD_SIZE, lr0=BAD_POSITIVE, gamma=[0.0, 1.5, np.nan, True],

@@ -295,21 +295,10 @@ def _shift_on_device(x: torch.Tensor, s: int) -> torch.Tensor:
 def gpu_lenet_mnist(device, offline: bool = False, tiny: bool = False) -> dict:
     """LeNet-5 on the 60,000 MNIST training images, tested on the 10,000 test images (bar 99.0%)."""
     from .architectures import lenet5
-    from .data import load_mnist, load_mnist_5k
+    from .mlp_training import gpu_recipe_mnist
 
     device = torch.device(device)
-    if tiny:
-        rng = np.random.default_rng(0)
-        data = (_tiny_images(rng, 256, 28, 1), rng.integers(0, 10, 256), _tiny_images(rng, 64, 28, 1),
-                rng.integers(0, 10, 64))
-        dataset, epochs = "random 256/64 (tiny)", 1
-    elif offline:
-        X, y, X_t, y_t = load_mnist_5k()
-        data = (np.rint(X * 255).astype(np.uint8).reshape(-1, 28, 28), y,
-                np.rint(X_t * 255).astype(np.uint8).reshape(-1, 28, 28), y_t)
-        dataset, epochs = "MNIST-5k (offline)", 20
-    else:
-        data, dataset, epochs = (*load_mnist("train"), *load_mnist("test")), "MNIST 60k/10k", 20
+    data, dataset, epochs = gpu_recipe_mnist(offline, tiny, epochs=20, download=True)
     to_tensor = lambda a: torch.from_numpy(((a.astype(np.float32) / 255) - MNIST_MEAN) / MNIST_STD)[:, None]  # noqa
     start = time.perf_counter()
     torch.manual_seed(0)

@@ -223,19 +223,9 @@ def _gpu_deep_mnist(device, offline: bool = False, tiny: bool = False) -> dict:
 
     ``tiny``: 256 random images, one epoch (checks the path on a CPU); ``offline``: MNIST-5k, not the full set.
     """
-    from .data import load_mnist_5k
+    from .mlp_training import gpu_recipe_mnist
 
-    if tiny:
-        rng = np.random.default_rng(0)
-        data = (rng.integers(0, 256, (256, 28, 28), dtype=np.uint8), rng.integers(0, 10, 256),
-                rng.integers(0, 256, (64, 28, 28), dtype=np.uint8), rng.integers(0, 10, 64))
-        dataset, epochs = "random 256/64 (tiny)", 1
-    elif offline:
-        X_train, y_train, X_test, y_test = load_mnist_5k()
-        as_images = lambda X: np.rint(X * 255).astype(np.uint8).reshape(-1, 28, 28)  # noqa: E731
-        data, dataset, epochs = (as_images(X_train), y_train, as_images(X_test), y_test), "MNIST-5k (offline)", 30
-    else:
-        data, dataset, epochs = None, "MNIST 60k/10k", 30
+    data, dataset, epochs = gpu_recipe_mnist(offline, tiny, epochs=30)
     start = time.perf_counter()
     _, _, accuracy = train_full_mnist_deep(epochs=epochs, data=data, device=device)
     return {"dataset": dataset, "epochs": epochs, "seconds": time.perf_counter() - start,

@@ -269,27 +269,37 @@ def train_full_mnist(epochs: int = 30, hidden: Sequence[int] = (1024, 1024), bat
     return model, history, test_accuracy
 
 
-def _gpu_full_mnist(device, offline: bool = False, tiny: bool = False) -> dict:
-    """Chapter 2's GPU section as one measured run (used by ``benchmarks/gpu_sections.py``).
+def gpu_recipe_mnist(offline: bool = False, tiny: bool = False, epochs: int = 30, download: bool = False):
+    """The data of a GPU recipe on MNIST: (train_images, train_labels, test_images, test_labels) or None.
 
-    ``tiny``: 256 random images and one epoch, to test the path on a CPU in seconds; ``offline``: the
-    MNIST-5k subset instead of the download (so the figure is NOT the full-MNIST figure).
+    ``tiny``: 256/64 random uint8 images and one epoch, to check a recipe's path on a CPU in seconds;
+    ``offline``: the MNIST-5k subset as uint8 images (so its figures are NOT full-MNIST figures);
+    otherwise the full set: None (the recipe downloads it) or, with ``download``, the loaded arrays.
+    Returns (data, dataset name, epochs).
     """
-    import time
+    from .data import load_mnist, load_mnist_5k
 
-    from .data import load_mnist_5k
-
+    offline, tiny, download = (check_bool(offline, "offline"), check_bool(tiny, "tiny"),
+                               check_bool(download, "download"))
+    epochs = check_positive_int(epochs, "epochs")
     if tiny:
         rng = np.random.default_rng(0)
         data = (rng.integers(0, 256, (256, 28, 28), dtype=np.uint8), np.arange(256) % 10,
                 rng.integers(0, 256, (64, 28, 28), dtype=np.uint8), rng.integers(0, 10, 64))
-        dataset, epochs = "random 256/64 (tiny)", 1
-    elif offline:
+        return data, "random 256/64 (tiny)", 1
+    if offline:
         X_train, y_train, X_test, y_test = load_mnist_5k()
         as_images = lambda X: np.rint(X * 255).astype(np.uint8).reshape(-1, 28, 28)  # noqa: E731
-        data, dataset, epochs = (as_images(X_train), y_train, as_images(X_test), y_test), "MNIST-5k (offline)", 30
-    else:
-        data, dataset, epochs = None, "MNIST 60k/10k", 30
+        return (as_images(X_train), y_train, as_images(X_test), y_test), "MNIST-5k (offline)", epochs
+    data = (*load_mnist("train"), *load_mnist("test")) if download else None
+    return data, "MNIST 60k/10k", epochs
+
+
+def _gpu_full_mnist(device, offline: bool = False, tiny: bool = False) -> dict:
+    """Chapter 2's GPU section as one measured run (used by ``benchmarks/gpu_sections.py``); see gpu_recipe_mnist."""
+    import time
+
+    data, dataset, epochs = gpu_recipe_mnist(offline, tiny, epochs=30)
     start = time.perf_counter()
     val_size = 64 if tiny else (500 if offline else 5000)
     _, _, accuracy = train_full_mnist(epochs=epochs, data=data, device=device, progress=False, val_size=val_size)
