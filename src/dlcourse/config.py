@@ -56,7 +56,8 @@ def get_device(prefer=None):
         try:
             device = torch.device(prefer)
         except RuntimeError:
-            raise ValueError(f"device must be a name such as 'cpu', 'cuda' or 'cuda:0', got {prefer!r}") from None
+            raise ValueError(f"device must be a torch device name (a device must name a torch device such as "
+                             f"'cpu', 'cuda' or 'cuda:0'), got {prefer!r}") from None
         if device.type == "cuda" and not torch.cuda.is_available():
             raise ValueError(f"device {prefer!r} was requested but CUDA is not available")
         if device.type == "mps" and not torch.backends.mps.is_available():

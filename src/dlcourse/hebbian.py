@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .config import get_device
 from .data.synthetic import _rng
 from .perceptron import _check_signs
 from .validation import as_float_array, as_int_array, check_int, check_non_negative, check_positive_int
@@ -201,19 +202,6 @@ def flip_bits(s, n_flip: int, seed=None) -> np.ndarray:
     return s
 
 
-def _torch_device(device) -> torch.device:
-    """``device`` as a ``torch.device``; an unknown name or a missing CUDA is a ValueError."""
-    if not isinstance(device, (str, torch.device)):
-        raise ValueError(f"device must be a str such as 'cpu' or 'cuda', or a torch.device, got {device!r}")
-    try:
-        dev = torch.device(device)
-    except RuntimeError:
-        raise ValueError(f"device must name a torch device such as 'cpu' or 'cuda:0', got {device!r}") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} was requested but CUDA is not available")
-    return dev
-
-
 def _recall_torch(W: torch.Tensor, S: torch.Tensor, rng: np.random.Generator, max_sweeps: int) -> torch.Tensor:
     """:func:`hopfield_recall` for a batch S: (B, N) on any torch device, orders drawn from ``rng``."""
     for _ in range(max_sweeps):
@@ -244,7 +232,7 @@ def hopfield_capacity(n_units: int, alphas, n_trials: int = 1, max_sweeps: int =
         raise ValueError(f"alphas must all be > 0, got {alphas}")
     n_trials, max_sweeps = check_positive_int(n_trials, "n_trials"), check_positive_int(max_sweeps, "max_sweeps")
     rng = _rng(seed)
-    dev = None if device is None else _torch_device(device)
+    dev = None if device is None else get_device(device)
     bit_error, exact = np.zeros(len(alphas)), np.zeros(len(alphas))
     for k, alpha in enumerate(alphas):
         for _ in range(n_trials):

@@ -121,11 +121,11 @@ def matmul_benchmark(n: int, device: str = "cpu", repeats: int = 5, dtype: str =
     """
     import torch
 
-    from .hebbian import _torch_device
+    from .config import get_device
 
     n, repeats = check_positive_int(n, "n"), check_positive_int(repeats, "repeats")
     check_choice(dtype, "dtype", ("float16", "bfloat16", "float32", "float64"))
-    dev = _torch_device(device)
+    dev = get_device(device)
     generator = torch.Generator().manual_seed(0)
     A = torch.randn(n, n, generator=generator, dtype=getattr(torch, dtype)).to(dev)
     B = torch.randn(n, n, generator=generator, dtype=getattr(torch, dtype)).to(dev)

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .sandbox import read_at_most
+
 MAX_NOTEBOOK_BYTES = 20 << 20  # a notebook with outputs and images rarely reaches a few MB
 MAX_CONTAINERS = 1_000_000  # JSON objects + arrays: bounds the parser's memory (~100 MB)
 MAX_CELL_CHARS = 256 << 10  # one code cell
@@ -98,17 +100,11 @@ def _read_entry(dir_fd: int, name: str, path: Path) -> Submission:
     try:
         sub.problem = _refusal(os.fstat(fd))  # the file opened is the file checked
         if not sub.problem:
-            chunks, size = [], 0
-            while size <= MAX_NOTEBOOK_BYTES:
-                chunk = os.read(fd, min(1 << 20, MAX_NOTEBOOK_BYTES + 1 - size))
-                if not chunk:
-                    break
-                chunks.append(chunk)
-                size += len(chunk)
-            if size > MAX_NOTEBOOK_BYTES:
+            data = read_at_most(fd, MAX_NOTEBOOK_BYTES)
+            if data is None:
                 sub.problem = f"it is larger than {MAX_NOTEBOOK_BYTES >> 20} MB"
             else:
-                sub.data = b"".join(chunks)
+                sub.data = data
     except OSError as err:
         sub.problem = f"the file could not be read ({err.strerror})"
     finally:

@@ -332,6 +332,18 @@ def _kill_group(proc: subprocess.Popen) -> None:
     proc.wait()
 
 
+def read_at_most(fd: int, max_bytes: int) -> bytes | None:
+    """The bytes of an open file, or None once more than ``max_bytes`` arrive (never reads past that)."""
+    chunks, size = [], 0
+    while size <= max_bytes:
+        chunk = os.read(fd, min(1 << 20, max_bytes + 1 - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return None if size > max_bytes else b"".join(chunks)
+
+
 def read_result_file(path: str | Path, max_bytes: int) -> tuple[bytes | None, str | None]:
     """Read the result file without following links, waiting on FIFOs or reading past ``max_bytes``."""
     try:
@@ -344,15 +356,7 @@ def read_result_file(path: str | Path, max_bytes: int) -> tuple[bytes | None, st
             return None, "the result file is not a regular file"
         if info.st_size > max_bytes:
             return None, f"the result file is too large ({info.st_size} bytes)"
-        chunks, size = [], 0
-        while size <= max_bytes:
-            chunk = os.read(fd, min(1 << 20, max_bytes + 1 - size))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-        if size > max_bytes:
-            return None, "the result file is too large"
-        return b"".join(chunks), None
+        data = read_at_most(fd, max_bytes)
+        return (None, "the result file is too large") if data is None else (data, None)
     finally:
         os.close(fd)
