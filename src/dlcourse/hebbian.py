@@ -15,9 +15,8 @@ import numpy as np
 import torch
 
 from .config import get_device
-from .data.synthetic import _rng
 from .perceptron import _check_signs
-from .validation import as_float_array, as_int_array, check_int, check_non_negative, check_positive_int
+from .validation import as_float_array, as_int_array, as_rng, check_int, check_non_negative, check_positive_int
 
 
 def _as_vector(v, name: str, size: int | None = None) -> np.ndarray:
@@ -160,7 +159,7 @@ def _recall(W, s, order, max_sweeps, seed, energies, single_only: bool = False):
     S = np.atleast_2d(S)  # a fresh array: the caller's s is never modified
     max_sweeps = check_positive_int(max_sweeps, "max_sweeps")
     fixed = None if order is None else _as_order(order, n_units)
-    rng = _rng(seed)
+    rng = as_rng(seed)
     if energies is not None:
         energies.append(-0.5 * np.einsum("bi,ij,bj->b", S, W, S))
     for _ in range(max_sweeps):
@@ -197,7 +196,7 @@ def flip_bits(s, n_flip: int, seed=None) -> np.ndarray:
         raise ValueError(f"s must have shape (N,) with N >= 1, got shape {s.shape}")
     _check_signs(s, "s")
     n_flip = check_int(n_flip, "n_flip", minimum=0, maximum=len(s))
-    index = _rng(seed).choice(len(s), size=n_flip, replace=False)
+    index = as_rng(seed).choice(len(s), size=n_flip, replace=False)
     s[index] *= -1  # s is already a fresh copy
     return s
 
@@ -231,7 +230,7 @@ def hopfield_capacity(n_units: int, alphas, n_trials: int = 1, max_sweeps: int =
     if np.any(alphas <= 0):
         raise ValueError(f"alphas must all be > 0, got {alphas}")
     n_trials, max_sweeps = check_positive_int(n_trials, "n_trials"), check_positive_int(max_sweeps, "max_sweeps")
-    rng = _rng(seed)
+    rng = as_rng(seed)
     dev = None if device is None else get_device(device)
     bit_error, exact = np.zeros(len(alphas)), np.zeros(len(alphas))
     for k, alpha in enumerate(alphas):

@@ -16,8 +16,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .data.synthetic import _rng
-from .validation import as_float_array, as_int_array, check_choice, check_float, check_positive, check_positive_int
+from .validation import (as_float_array, as_int_array, as_rng, check_choice, check_float, check_positive,
+                         check_positive_int)
 
 GATE_NAMES = ("AND", "OR", "NAND", "NOR", "XOR", "NOT")
 _OVERFLOW = "the weighted sums w . x overflowed; rescale the inputs or the weights"
@@ -193,7 +193,7 @@ def make_separable(n: int, dim: int = 2, margin: float = 0.1, seed: int = 0):
     """
     n, dim = check_positive_int(n, "n"), check_positive_int(dim, "dim")
     margin = check_float(margin, "margin", minimum=0.0, maximum=1.0, strict_maximum=True)
-    rng = _rng(seed)
+    rng = as_rng(seed)
     u = rng.normal(size=dim + 1)
     u[0] *= 0.3  # a small bias keeps the boundary inside the box, so both classes usually appear
     u /= np.linalg.norm(u)

@@ -156,6 +156,14 @@ def check_non_negative(value: Any, name: str) -> float:
     return check_float(value, name, minimum=0.0)
 
 
+def as_rng(seed: Any, name: str = "seed") -> np.random.Generator:
+    """``np.random.default_rng(seed)`` for a seed that is None, an integer >= 0 or a Generator (used as is)."""
+    if seed is not None and not isinstance(seed, np.random.Generator):
+        if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, Integral) or seed < 0:
+            raise ValueError(f"{name} must be None, an integer >= 0 or a np.random.Generator, got {seed!r}")
+    return np.random.default_rng(seed)
+
+
 def check_bool(value: Any, name: str) -> bool:
     """A real bool (not 0/1, not a string): a flag such as ``shuffle`` or ``progress``."""
     if not isinstance(value, (bool, np.bool_)):
@@ -195,6 +203,6 @@ def _range_text(minimum, maximum, strict_minimum: bool = False, strict_maximum: 
 
 
 __all__ = [
-    "as_array", "as_float_array", "as_int_array", "as_labels", "check_axes", "check_bool", "check_choice", "check_float", "check_int",
+    "as_array", "as_float_array", "as_int_array", "as_labels", "as_rng", "check_axes", "check_bool", "check_choice", "check_float", "check_int",
     "check_non_negative", "check_positive", "check_positive_int", "check_same_shape",
 ]

@@ -21,8 +21,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..validation import as_int_array, check_choice, check_int
-from .synthetic import _rng
+from ..validation import as_int_array, as_rng, check_choice, check_int
 
 MIRRORS = (
     "https://ossci-datasets.s3.amazonaws.com/mnist/",
@@ -75,7 +74,7 @@ def stratified_split(y: np.ndarray, test_size: int, seed: int = 0) -> tuple[np.n
         test_size = check_int(test_size, "test_size", minimum=1, maximum=len(y) - 1)
     except ValueError as err:
         raise ValueError(f"{err} (a number of test examples, not a fraction)") from None
-    rng = _rng(seed)
+    rng = as_rng(seed)
     classes, counts = np.unique(y, return_counts=True)
     per_class = np.floor(counts * test_size / len(y)).astype(int)
     for i in np.argsort(-(counts * test_size / len(y) - per_class))[: test_size - per_class.sum()]:

@@ -9,15 +9,7 @@ from numbers import Integral
 
 import numpy as np
 
-from ..validation import as_float_array, check_float, check_int, check_non_negative, check_positive
-
-
-def _rng(seed, name: str = "seed") -> np.random.Generator:
-    """``np.random.default_rng(seed)`` for a seed that is None, an integer >= 0 or a Generator (used as is)."""
-    if seed is not None and not isinstance(seed, np.random.Generator):
-        if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, Integral) or seed < 0:
-            raise ValueError(f"{name} must be None, an integer >= 0 or a np.random.Generator, got {seed!r}")
-    return np.random.default_rng(seed)
+from ..validation import as_float_array, as_rng, check_float, check_int, check_non_negative, check_positive
 
 
 def _check(n, noise, min_n: int = 2, noise_name: str = "noise") -> tuple[int, float]:
@@ -46,7 +38,7 @@ def make_blobs(n: int = 200, centers: int | np.ndarray = 2, std: float = 1.0, se
     """
     centres = _blob_centres(centers)
     n, std = _check(n, std, min_n=max(2, len(centres)), noise_name="std")
-    rng = _rng(seed)
+    rng = as_rng(seed)
     sizes = _split(n, len(centres))
     X = np.concatenate([c + std * rng.standard_normal((m, 2)) for c, m in zip(centres, sizes)])
     y = np.repeat(np.arange(len(centres)), sizes)
@@ -56,7 +48,7 @@ def make_blobs(n: int = 200, centers: int | np.ndarray = 2, std: float = 1.0, se
 def make_moons(n: int = 200, noise: float = 0.1, seed: int = 0):
     """Two interleaving half circles (class 0 on top, class 1 below and shifted)."""
     n, noise = _check(n, noise)
-    rng = _rng(seed)
+    rng = as_rng(seed)
     n0, n1 = _split(n, 2)
     t0, t1 = np.linspace(0, np.pi, n0), np.linspace(0, np.pi, n1)
     X = np.concatenate([
@@ -71,7 +63,7 @@ def make_circles(n: int = 200, noise: float = 0.05, factor: float = 0.5, seed: i
     """A small circle (class 1, radius ``factor`` in (0, 1)) inside a unit circle (class 0)."""
     n, noise = _check(n, noise)
     factor = check_float(factor, "factor", minimum=0.0, maximum=1.0, strict_minimum=True, strict_maximum=True)
-    rng = _rng(seed)
+    rng = as_rng(seed)
     n0, n1 = _split(n, 2)
     t0 = np.linspace(0, 2 * np.pi, n0, endpoint=False)
     t1 = np.linspace(0, 2 * np.pi, n1, endpoint=False)
@@ -89,7 +81,7 @@ def make_xor(n: int = 200, noise: float = 0.2, seed: int = 0):
     Each class gets half of ``n`` (one more for class 0 when n is odd), shared between its two corners.
     """
     n, noise = _check(n, noise, min_n=4)
-    rng = _rng(seed)
+    rng = as_rng(seed)
     corners = np.array([[-1, -1], [1, 1], [-1, 1], [1, -1]], dtype=float)
     n0, n1 = _split(n, 2)
     sizes = _split(n0, 2) + _split(n1, 2)  # split the classes first, then each class over its corners
@@ -102,7 +94,7 @@ def make_spirals(n: int = 200, noise: float = 0.05, seed: int = 0, turns: float 
     """Two interleaved Archimedean spirals, one per class, each ``turns`` > 0 turns long."""
     n, noise = _check(n, noise)
     turns = check_positive(turns, "turns")
-    rng = _rng(seed)
+    rng = as_rng(seed)
     parts, labels = [], []
     for label, m in enumerate(_split(n, 2)):
         t = np.linspace(0.25, 1.0, m) * turns * 2 * np.pi
