@@ -15,6 +15,8 @@ limits, so the suite stays fast.
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import socket
 import textwrap
@@ -530,7 +532,10 @@ def confused_class(request, tmp_path_factory):
     H.write_notebook(H.with_sources(handout, solutions), subs / "control.ipynb")
     argv = ["grade", str(subs), "--out", str(out), "--seed", "0", "--timeout", "30", "--memory-mb", "1024",
             "--no-progress", "--jobs", str(os.cpu_count() or 1)]
-    assert cli.main(argv) == 0
+    errors = io.StringIO()
+    with contextlib.redirect_stderr(errors):
+        status = cli.main(argv)
+    assert status == 0, errors.getvalue()[-3000:]
     return {"out": out, "exercises": exercises}
 
 

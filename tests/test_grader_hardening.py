@@ -347,6 +347,24 @@ def test_a_grader_failure_on_one_submission_is_its_zero_with_a_note_and_is_retri
     assert again["alice"].skipped and not again["bob"].skipped and _gradebook(out)["bob"]["total"] == "3"
 
 
+def test_a_grader_failure_that_passes_is_retried_within_the_run(toy, tmp_path, monkeypatch):
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    _honest(toy, subs / "alice.ipynb")
+    real, calls = grade_module._Run.run_exercise, []
+
+    def fails_once(self, exercise, source, folder):
+        calls.append(exercise.id)
+        if len(calls) == 1:
+            folder.mkdir(parents=True)  # the half-made job folder of the failed try must not block the next
+            raise OSError(11, "Resource temporarily unavailable")
+        return real(self, exercise, source, folder)
+
+    monkeypatch.setattr(grade_module._Run, "run_exercise", fails_once)
+    (report,) = grade([subs], _options(out, jobs=1))
+    assert report.error is None and _gradebook(out)["alice"]["total"] == "3"
+    assert calls[0] == calls[1]
+
+
 # ------------------------------------------------------------------ staging, and a grader that is not root
 
 def _setpriv(uid: int, *command: str, **kw) -> subprocess.CompletedProcess:

@@ -221,13 +221,17 @@ class _Run:
                 report.results.append(self._zero(ex, f"no cell defines a function named `{ex.name}`.{hint} Keep the "
                                                 "function name and the cell from the exercise notebook."))
                 continue
-            try:
-                folder = self.stage / "subs" / str(index) / ex.name
-                report.results.append(self.run_exercise(ex, sources[ex.name], folder))
-            except Exception as err:  # noqa: BLE001 - a grader failure on one exercise must not stop the others
-                report.error = f"{type(err).__name__}: {err}"
-                report.results.append(self._zero(ex, "the grader could not run this exercise (an internal error); "
-                                                 "your instructor has been told and will re-run it"))
+            folder = self.stage / "subs" / str(index) / ex.name
+            for attempt in range(2):  # a host hiccup (fork, disk, a thread) gets one more try in this run
+                try:
+                    shutil.rmtree(folder, ignore_errors=True)
+                    report.results.append(self.run_exercise(ex, sources[ex.name], folder))
+                    break
+                except Exception as err:  # noqa: BLE001 - a grader failure on one exercise must not stop the others
+                    if attempt:
+                        report.error = f"{type(err).__name__}: {err}"
+                        report.results.append(self._zero(ex, "the grader could not run this exercise (an internal "
+                                                         "error); your instructor has been told and will re-run it"))
         shutil.rmtree(self.stage / "subs" / str(index), ignore_errors=True)
         return report
 
