@@ -203,25 +203,30 @@ def _digit_features(grey: np.ndarray, ink: np.ndarray, out: int = 16) -> np.ndar
 
 @pytest.fixture(scope="module")
 def mnist_features():
+    """Features of all 5,000 subset images and which split each belongs to (0 train, 1 validation, 2 test)."""
     X_train, y_train, X_test, y_test = data.load_mnist_5k()
+    _, validation = data.stratified_split(y_train, 500, seed=0)  # the split the course documents
+    group = np.r_[np.zeros(len(X_train), int), np.full(len(X_test), 2)]
+    group[validation] = 1
     images = np.concatenate([X_train, X_test]).reshape(-1, 28, 28)
     feats = np.stack([_digit_features(im, im > 0.5) for im in images])
-    return feats, np.concatenate([y_train, y_test]), np.r_[np.zeros(len(X_train), bool), np.ones(len(X_test), bool)]
+    return feats, np.concatenate([y_train, y_test]), group
 
 
-@pytest.mark.parametrize("split", ["train", "test"])
-def test_digits_of_a_split_are_the_mnist_images_of_that_split(split, mnist_features):
-    feats, labels, is_test = mnist_features
+@pytest.mark.parametrize("split, group", [("train", 0), ("validation", 1), ("test", 2)])
+def test_digits_of_a_split_are_the_mnist_images_of_that_split(split, group, mnist_features):
+    feats, labels, groups = mnist_features
     s = make_scenes(120, 28, objects=(1, 1), scale=(28, 28), kinds=("digit",), noise=0.0, split=split, seed=7)
     matches = []
     for i in range(len(s)):
         ink = s.instances[i] == 1
         best = int(np.argmax(feats @ _digit_features(s.images[i], ink)))  # nearest MNIST image
-        matches.append((is_test[best], labels[best] == s.digits[i][0]))
-    from_test, same_label = np.mean(matches, axis=0)
-    # matching is approximate (the digit was resized), but were the split ignored, 20% of the nearest
-    # images would be test images (1,000 of 5,000), and 100% / 0% were the splits swapped
-    assert from_test > 0.8 if split == "test" else from_test < 0.05
+        matches.append((groups[best] == group, labels[best] == s.digits[i][0]))
+    own, same_label = np.mean(matches, axis=0)
+    # matching is approximate (the digit was resized), but were the split ignored, only 10-70% of the
+    # nearest images would lie in the split's own group (500, 1,000 or 3,500 of 5,000), and were the
+    # 500 validation images left in the training pool, 1 in 8 training digits would match one of them
+    assert own > 0.9, own
     assert same_label > 0.9
 
 

@@ -3,8 +3,9 @@
 Every scene comes with exact ground truth: a class mask, an instance map and one box per visible
 object, all computed from the same painted pixels, so masks, ids and boxes always agree. Objects are
 painted in order; a later object hides an earlier one wherever they overlap (the topmost wins).
-Digits come from the offline MNIST subset (:func:`~dlcourse.data.load_mnist_5k`): ``split="test"``
-scenes hold only its 1,000 test images, so held-out scenes never show a digit seen in training.
+Digits come from the offline MNIST subset (:func:`~dlcourse.data.load_mnist_5k`): ``split="train"``,
+``"validation"`` and ``"test"`` scenes draw on disjoint sets of its images (3,500 / 500 / 1,000), so
+held-out scenes never show a digit image seen in training.
 """
 from __future__ import annotations
 
@@ -159,13 +160,25 @@ def _resize_matrix(source: int, side: int) -> np.ndarray:
     return (weights / weights.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
-@lru_cache(maxsize=2)
-def _digit_pool(split: str) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
-    """The MNIST digits of ``split``, each cropped to the square around its ink, and their labels."""
-    from .mnist import load_mnist_5k
+VALIDATION_DIGITS = 500  # of the subset's 4,000 training images, held out for "validation" scenes
+
+
+def _split_digits(split: str) -> tuple[np.ndarray, np.ndarray]:
+    """The MNIST images and labels of one split: 3,500 train, 500 validation (stratified), 1,000 test."""
+    from .mnist import load_mnist_5k, stratified_split
 
     X_train, y_train, X_test, y_test = load_mnist_5k()
-    X, y = (X_train, y_train) if split == "train" else (X_test, y_test)
+    if split == "test":
+        return X_test, y_test
+    train, validation = stratified_split(y_train, VALIDATION_DIGITS, seed=0)
+    rows = np.sort(train if split == "train" else validation)
+    return X_train[rows], y_train[rows]
+
+
+@lru_cache(maxsize=3)
+def _digit_pool(split: str) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+    """The MNIST digits of ``split``, each cropped to the square around its ink, and their labels."""
+    X, y = _split_digits(split)
     crops = []
     for image in X.reshape(-1, 28, 28):
         rows, cols = np.flatnonzero(image.any(axis=1)), np.flatnonzero(image.any(axis=0))
@@ -245,7 +258,9 @@ def make_scenes(n: int, size: int | tuple[int, int] = 48, *, objects: tuple[int,
     it inside the canvas and an intensity uniform in [0.5, 1] (digits: MNIST grey times it, where the
     resized grey > 0.5). Background: clip(N(0, noise^2), 0, 1). Class ids follow SCENE_CLASSES, or,
     with ``digit_labels``, a digit d gets class 4 + d (ids 0..13). Hidden objects are dropped.
-    A digit is an MNIST image of ``split`` cut to the square around its ink (so the digit, not its empty
+    ``split`` picks the digit images: "train" (3,500 of the subset's training images), "validation" (the
+    other 500, stratified) or "test" (its 1,000 test images), so that scenes of different splits never
+    share a digit image. A digit is an MNIST image of ``split`` cut to the square around its ink (so the digit, not its empty
     28 x 28 frame, spans the object's side) and resized bilinearly. ``seed``: an int or a Generator.
     """
     n = check_int(n, "n", minimum=0)
@@ -253,7 +268,7 @@ def make_scenes(n: int, size: int | tuple[int, int] = 48, *, objects: tuple[int,
     objects, scale = _pair(objects, "objects", 0), _pair(scale, "scale", _MIN_SCALE)
     kinds = _check_kinds(kinds)
     digit_labels = check_bool(digit_labels, "digit_labels")
-    split = check_choice(split, "split", ("train", "test"))
+    split = check_choice(split, "split", ("train", "validation", "test"))
     noise = check_non_negative(noise, "noise")
     rng = as_rng(seed)
     counts, draws = _draw_objects(rng, n, canvas, objects, scale, len(kinds))
