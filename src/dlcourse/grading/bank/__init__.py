@@ -7,4 +7,5 @@ MODULES = {
     "02_mlp": "dlcourse.grading.bank.ex02_mlp",
     "03_training": "dlcourse.grading.bank.ex03_training",
     "04_cnn": "dlcourse.grading.bank.ex04_cnn",
+    "05_segmentation": "dlcourse.grading.bank.ex05_segmentation",
 }
