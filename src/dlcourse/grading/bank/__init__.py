@@ -8,4 +8,5 @@ MODULES = {
     "03_training": "dlcourse.grading.bank.ex03_training",
     "04_cnn": "dlcourse.grading.bank.ex04_cnn",
     "05_segmentation": "dlcourse.grading.bank.ex05_segmentation",
+    "06_detection": "dlcourse.grading.bank.ex06_detection",
 }
