@@ -9,4 +9,5 @@ MODULES = {
     "04_cnn": "dlcourse.grading.bank.ex04_cnn",
     "05_segmentation": "dlcourse.grading.bank.ex05_segmentation",
     "06_detection": "dlcourse.grading.bank.ex06_detection",
+    "07_metric_learning": "dlcourse.grading.bank.ex07_metric_learning",
 }
