@@ -10,4 +10,5 @@ MODULES = {
     "05_segmentation": "dlcourse.grading.bank.ex05_segmentation",
     "06_detection": "dlcourse.grading.bank.ex06_detection",
     "07_metric_learning": "dlcourse.grading.bank.ex07_metric_learning",
+    "08_autoencoders": "dlcourse.grading.bank.ex08_autoencoders",
 }
