@@ -11,4 +11,5 @@ MODULES = {
     "06_detection": "dlcourse.grading.bank.ex06_detection",
     "07_metric_learning": "dlcourse.grading.bank.ex07_metric_learning",
     "08_autoencoders": "dlcourse.grading.bank.ex08_autoencoders",
+    "09_gans": "dlcourse.grading.bank.ex09_gans",
 }
