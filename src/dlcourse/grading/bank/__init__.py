@@ -12,4 +12,5 @@ MODULES = {
     "07_metric_learning": "dlcourse.grading.bank.ex07_metric_learning",
     "08_autoencoders": "dlcourse.grading.bank.ex08_autoencoders",
     "09_gans": "dlcourse.grading.bank.ex09_gans",
+    "10_rnn": "dlcourse.grading.bank.ex10_rnn",
 }
