@@ -13,4 +13,5 @@ MODULES = {
     "08_autoencoders": "dlcourse.grading.bank.ex08_autoencoders",
     "09_gans": "dlcourse.grading.bank.ex09_gans",
     "10_rnn": "dlcourse.grading.bank.ex10_rnn",
+    "11_word_embeddings": "dlcourse.grading.bank.ex11_word_embeddings",
 }
