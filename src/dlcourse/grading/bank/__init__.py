@@ -14,4 +14,5 @@ MODULES = {
     "09_gans": "dlcourse.grading.bank.ex09_gans",
     "10_rnn": "dlcourse.grading.bank.ex10_rnn",
     "11_word_embeddings": "dlcourse.grading.bank.ex11_word_embeddings",
+    "12_attention": "dlcourse.grading.bank.ex12_attention",
 }
