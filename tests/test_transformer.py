@@ -3,7 +3,6 @@ padding, pre- and post-norm blocks, the GRU's Bahdanau attention against the Num
 character against a closed form, equal parameter counts, and the GPU recipe at tiny size."""
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import pytest
@@ -11,6 +10,7 @@ import torch
 
 from bad_input_table import table_tests
 from dlcourse import attention as att
+from dlcourse import rnn_training as rt
 from dlcourse import transformer as tf
 from dlcourse.data import Vocabulary
 
@@ -77,37 +77,28 @@ def test_gru_without_attention_reads_only_the_last_state():
     assert model.weights is None and a.shape == (1, 2, tf.N_TOKENS)
 
 
-def test_bits_per_char_of_a_uniform_model_is_log2_of_the_vocabulary():
-    class Uniform(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.w = torch.nn.Parameter(torch.zeros(()))
-
-        def forward(self, ids):
-            return torch.zeros(*ids.shape, 11) + self.w
-
-    ids = np.random.default_rng(0).integers(0, 11, 500)
-    assert tf.bits_per_char(Uniform(), ids, 16) == pytest.approx(math.log2(11), abs=1e-6)
-
-
 def test_lstm_width_matches_the_transformer_parameter_count():
     model = tf.CharTransformer(60, d_model=32, n_heads=2, n_layers=1, d_ff=64, context=16)
     n = tf.count_parameters(model)
     hidden = tf.lstm_hidden_for(n, 60, d_embed=16)
-    lstm = tf.CharLSTM(60, d_embed=16, hidden=hidden)
+    lstm = rt.CharLSTM(60, embedding_dim=16, hidden_size=hidden)  # chapter 10's model
     assert abs(tf.count_parameters(lstm) - n) <= 8 * hidden + 100  # the nearest width
+    for width in (hidden - 1, hidden + 1):  # and no other width is closer
+        other = tf.count_parameters(rt.CharLSTM(60, embedding_dim=16, hidden_size=width))
+        assert abs(other - n) >= abs(tf.count_parameters(lstm) - n)
 
 
-def test_char_training_lowers_validation_bpc_and_the_sampler_returns_text():
+def test_chapter_10s_training_lowers_a_transformers_validation_bpc_and_samples_text():
     text = "abcabcabd " * 200
     vocab = Vocabulary(list(text))
     ids = vocab.encode(list(text))
     torch.manual_seed(0)
     model = tf.CharTransformer(len(vocab), d_model=16, n_heads=2, n_layers=1, d_ff=32, context=16)
-    before = tf.bits_per_char(model, ids, 16)
-    history = tf.train_char_model(model, ids, ids, steps=60, batch_size=16, context=16, eval_every=30)
-    assert history["step"] == [30, 60] and history["val_bpc"][-1] < before - 0.5
-    sample = tf.sample_chars(model, vocab, "ab", 20, context=16)
+    before = rt.bits_per_char(model, ids, seq_len=16)
+    history = rt.train_char_model(model, ids, ids, steps=60, seq_len=16, batch_size=16, eval_every=30,
+                                  eval_seq_len=16)
+    assert history["step"] == [30, 60] and min(history["val_bpc"]) < before - 0.5
+    sample = rt.sample_text(model, vocab, "ab", 20, context=16)
     assert len(sample) == 20 and set(sample) <= set(text)
 
 
@@ -120,8 +111,6 @@ def test_the_gpu_recipe_runs_tiny_on_cpu_offline():
 
 _SPLITS = tf.reverse_task_splits(n_train=8, n_val=4, n_test=4, min_len=2, max_len=3)
 _GRU = tf.GRUSeq2Seq(d_embed=2, hidden=3)
-_CHAR = tf.CharLSTM(5, d_embed=2, hidden=3)
-_IDS = np.arange(40) % 5
 _LONG = torch.ones(2, 3, dtype=torch.long)
 TABLE = {
     "reverse_task_splits": (tf.reverse_task_splits, dict(n_train=4, n_val=2, n_test=2, min_len=2, max_len=3),
@@ -133,7 +122,6 @@ TABLE = {
     "GRUSeq2Seq": (tf.GRUSeq2Seq, dict(d_embed=2, hidden=3), {"hidden": [0, 2.0], "d_embed": [True]}),
     "CharTransformer": (tf.CharTransformer, dict(n_tokens=5, d_model=4, n_heads=2, d_ff=8, context=4),
                         {"n_tokens": [0], "context": [0], "n_heads": [3]}),
-    "CharLSTM": (tf.CharLSTM, dict(n_tokens=5, d_embed=2, hidden=3), {"hidden": [-1], "n_layers": [0]}),
     "greedy_decode": (tf.greedy_decode, {"model": _GRU, "src": _SPLITS["test"][0], "steps": 2},
                       {"steps": [0], "src": [np.ones((2, 2))], "model": ["x"]}),
     "exact_match": (tf.exact_match, {"model": _GRU, "src": _SPLITS["test"][0], "tgt": _SPLITS["test"][1]},
@@ -143,15 +131,6 @@ TABLE = {
     "count_parameters": (tf.count_parameters, {"model": _GRU}, {"model": ["x", None]}),
     "lstm_hidden_for": (tf.lstm_hidden_for, {"n_parameters": 1000, "n_tokens": 5},
                         {"n_parameters": [0], "n_tokens": [1.5]}),
-    "bits_per_char": (tf.bits_per_char, {"model": _CHAR, "ids": _IDS, "context": 4},
-                      {"ids": [_IDS[:3], _IDS.astype(float), np.ones((2, 20), int)], "context": [0],
-                       "max_windows": [0], "model": [1]}),
-    "train_char_model": (tf.train_char_model, dict(model=_CHAR, train_ids=_IDS, val_ids=_IDS, steps=1,
-                                                   batch_size=2, context=4),
-                         {"steps": [0], "train_ids": [_IDS[:4]], "learning_rate": [0.0], "val_ids": ["x"]}),
-    "sample_chars": (tf.sample_chars, dict(model=_CHAR, vocab=Vocabulary(list("abc")), prompt="a", n_chars=2,
-                                           context=4),
-                     {"prompt": ["", 3], "n_chars": [0], "temperature": [0.0]}),
     "gpu_char_transformer": (tf.gpu_char_transformer, {"device": "cpu", "offline": True, "tiny": True},
                              {"offline": [1], "tiny": ["yes"]}),
 }

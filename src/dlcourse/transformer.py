@@ -1,6 +1,8 @@
 """A small transformer in PyTorch: an encoder-decoder on a toy task (reversing digit strings), a GRU
 encoder-decoder with and without Bahdanau attention on the same task, and a decoder-only character
-model compared with an LSTM of the same size by validation bits per character.
+model compared with chapter 10's character LSTM (``rnn_training.CharLSTM``) of the same size by
+validation bits per character; both are trained and scored by chapter 10's ``train_char_model`` and
+``bits_per_char``.
 
 The transformer blocks are pre-norm by default (x + Sublayer(LayerNorm(x)), as in GPT-2 and most
 current models); ``norm_first=False`` gives the post-norm block of Vaswani et al. (LayerNorm(x +
@@ -8,7 +10,6 @@ Sublayer(x))). Masks passed to ``nn.MultiheadAttention`` are True where attentio
 """
 from __future__ import annotations
 
-import math
 import time
 
 import numpy as np
@@ -16,8 +17,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from . import rnn_training as rt
 from .attention import sinusoidal_positional_encoding
-from .validation import as_array, check_int, check_positive, check_positive_int
+from .validation import check_int, check_positive, check_positive_int
 
 PAD, BOS, EOS, DIGIT0, N_TOKENS = 0, 1, 2, 3, 13  # digits 0..9 are tokens 3..12
 
@@ -281,106 +283,19 @@ class CharTransformer(nn.Module):
         return self.out(self.norm(x))
 
 
-class CharLSTM(nn.Module):
-    """Character LSTM: embedding, nn.LSTM, linear read-out (the baseline of the same size)."""
-
-    def __init__(self, n_tokens: int, d_embed: int = 32, hidden: int = 128, n_layers: int = 1):
-        super().__init__()
-        _check_sizes(n_tokens=n_tokens, d_embed=d_embed, hidden=hidden, n_layers=n_layers)
-        self.embed = nn.Embedding(n_tokens, d_embed)
-        self.lstm = nn.LSTM(d_embed, hidden, n_layers, batch_first=True)
-        self.out = nn.Linear(hidden, n_tokens)
-
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        return self.out(self.lstm(self.embed(ids))[0])
-
-
 def count_parameters(model: nn.Module) -> int:
     """Number of trainable parameters."""
     return sum(p.numel() for p in _check_model(model).parameters() if p.requires_grad)
 
 
 def lstm_hidden_for(n_parameters: int, n_tokens: int, d_embed: int = 32) -> int:
-    """The LSTM width whose CharLSTM has the parameter count closest to ``n_parameters``."""
+    """The width of chapter 10's ``rnn_training.CharLSTM`` whose parameter count is closest to ``n_parameters``."""
     n_parameters = check_positive_int(n_parameters, "n_parameters")
     n_tokens, d_embed = check_positive_int(n_tokens, "n_tokens"), check_positive_int(d_embed, "d_embed")
 
     def size(h):  # embedding + 4 gates (two biases, as nn.LSTM) + read-out
         return n_tokens * d_embed + 4 * h * (d_embed + h + 2) + h * n_tokens + n_tokens
     return min(range(1, 2049), key=lambda h: abs(size(h) - n_parameters))
-
-
-def _windows(ids: torch.Tensor, context: int, starts: torch.Tensor):
-    offsets = torch.arange(context + 1, device=ids.device)
-    chunk = ids[starts[:, None] + offsets]  # (B, context + 1)
-    return chunk[:, :-1], chunk[:, 1:]
-
-
-@torch.no_grad()
-def bits_per_char(model: nn.Module, ids, context: int, max_windows: int | None = None) -> float:
-    """Mean cross-entropy in bits, -log2 p(x_{t+1} | x_<=t), over non-overlapping windows of ``ids``."""
-    ids = torch.as_tensor(as_array(ids, "ids", kind="int", ndim=1))
-    context = check_positive_int(context, "context")
-    if len(ids) < context + 1:
-        raise ValueError(f"ids must hold more than context={context} tokens, got {len(ids)}")
-    if max_windows is not None:
-        max_windows = check_positive_int(max_windows, "max_windows")
-    ids = ids.to(next(_check_model(model).parameters()).device)
-    starts = torch.arange(0, len(ids) - context, context, device=ids.device)[:max_windows]
-    model.eval()
-    total, count = 0.0, 0
-    for batch in starts.split(256):
-        x, y = _windows(ids, context, batch)
-        total += float(F.cross_entropy(model(x).flatten(0, 1), y.flatten(), reduction="sum"))
-        count += y.numel()
-    return total / count / math.log(2)
-
-
-def train_char_model(model: nn.Module, train_ids, val_ids, steps: int = 300, batch_size: int = 32,
-                     context: int = 64, learning_rate: float = 3e-3, eval_every: int = 100,
-                     seed: int = 0, device: str | torch.device = "cpu") -> dict:
-    """Adam on random windows of ``train_ids``; validation bits per char every ``eval_every`` steps."""
-    steps, batch_size = check_positive_int(steps, "steps"), check_positive_int(batch_size, "batch_size")
-    context, eval_every = check_positive_int(context, "context"), check_positive_int(eval_every, "eval_every")
-    learning_rate = check_positive(learning_rate, "learning_rate")
-    train = torch.as_tensor(as_array(train_ids, "train_ids", kind="int", ndim=1)).to(device)
-    val = torch.as_tensor(as_array(val_ids, "val_ids", kind="int", ndim=1)).to(device)
-    if len(train) <= context + 1:
-        raise ValueError(f"train_ids must hold more than context + 1 = {context + 1} tokens")
-    generator = torch.Generator().manual_seed(check_int(seed, "seed", minimum=0))
-    _check_model(model).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
-    history = {"step": [], "val_bpc": []}
-    for step in range(1, steps + 1):
-        model.train()
-        starts = torch.randint(0, len(train) - context, (batch_size,), generator=generator).to(device)
-        x, y = _windows(train, context, starts)
-        loss = F.cross_entropy(model(x).flatten(0, 1), y.flatten())
-        optimizer.zero_grad()
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        if step % eval_every == 0 or step == steps:
-            history["step"].append(step)
-            history["val_bpc"].append(bits_per_char(model, val, context, max_windows=512))
-    return history
-
-
-@torch.no_grad()
-def sample_chars(model: nn.Module, vocab, prompt: str, n_chars: int, context: int,
-                 temperature: float = 0.8, seed: int = 0) -> str:
-    """Sample ``n_chars`` characters after ``prompt`` at ``temperature`` (context: the model's window)."""
-    n_chars, context = check_positive_int(n_chars, "n_chars"), check_positive_int(context, "context")
-    temperature = check_positive(temperature, "temperature")
-    generator = torch.Generator().manual_seed(check_int(seed, "seed", minimum=0))
-    if not isinstance(prompt, str) or not prompt:
-        raise ValueError(f"prompt must be a non-empty str, got {prompt!r}")
-    ids = list(vocab.encode(list(prompt)))
-    _check_model(model).eval()
-    for _ in range(n_chars):
-        logits = model(torch.tensor([ids[-context:]]))[0, -1] / temperature
-        ids.append(int(torch.multinomial(torch.softmax(logits, -1), 1, generator=generator)))
-    return "".join(vocab.decode(ids[len(prompt):]))
 
 
 # ---------------------------------------------------------------- the GPU recipe
@@ -411,29 +326,18 @@ def gpu_char_transformer(device, offline: bool = False, tiny: bool = False) -> d
     ids = {split: vocab.encode(list(text)) for split, text in texts.items()}
     size = dict(d_model=32, n_heads=2, n_layers=2, d_ff=64, context=32) if tiny else \
         dict(d_model=256, n_heads=8, n_layers=6, d_ff=1024, context=256)
-    model = CharTransformer(len(vocab), **size)
+    model = CharTransformer(len(vocab), **size).to(device)
+    context = size["context"]
     start = time.perf_counter()
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-        train_char_model(model, ids["train"], ids["validation"], steps=5 if tiny else 5000,
-                         batch_size=8 if tiny else 64, context=size["context"],
-                         learning_rate=1e-3, eval_every=5 if tiny else 1000, device=device)
-        test = torch.as_tensor(ids["test"]).to(device)
-        bpc = bits_per_char(model, test, size["context"])
-        accuracy = _next_char_accuracy(model, test, size["context"])
+        rt.train_char_model(model, ids["train"], ids["validation"], steps=5 if tiny else 5000,
+                            seq_len=context, batch_size=8 if tiny else 64, learning_rate=1e-3,
+                            eval_every=5 if tiny else 1000, eval_seq_len=context)
+        bpc = rt.bits_per_char(model, ids["test"], seq_len=context)
+        accuracy = rt.next_char_accuracy(model, ids["test"], seq_len=context)
     return {"dataset": dataset, "seconds": time.perf_counter() - start, "device": str(device),
             "test_bits_per_char": bpc, "test_accuracy": accuracy, "bar": 1.6,
             "parameters": count_parameters(model)}
-
-
-@torch.no_grad()
-def _next_char_accuracy(model: nn.Module, ids: torch.Tensor, context: int) -> float:
-    starts = torch.arange(0, len(ids) - context, context, device=ids.device)
-    hits = count = 0
-    for batch in starts.split(256):
-        x, y = _windows(ids, context, batch)
-        hits += int((model(x).argmax(-1) == y).sum())
-        count += y.numel()
-    return hits / count
 
 
 # Full-mode recipes that benchmarks/gpu_sections.py runs: name -> recipe(device, offline, tiny) -> metrics.
