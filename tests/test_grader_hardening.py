@@ -339,6 +339,7 @@ def test_a_grader_failure_on_one_submission_is_its_zero_with_a_note_and_is_retri
         return real(self, exercise, source, folder)
 
     monkeypatch.setattr(grade_module._Run, "run_exercise", fails_for_bob)
+    monkeypatch.setattr(grade_module, "RETRY_PAUSE_S", 0.0)
     reports = {r.student: r for r in grade([subs], _options(out, jobs=1))}
     assert reports["bob"].error and "a grader bug" in reports["bob"].error and reports["alice"].error is None
     assert _gradebook(out)["bob"]["total"] == "0" and "internal error" in _said(out, "bob")
@@ -352,17 +353,19 @@ def test_a_grader_failure_that_passes_is_retried_within_the_run(toy, tmp_path, m
     _honest(toy, subs / "alice.ipynb")
     real, calls = grade_module._Run.run_exercise, []
 
-    def fails_once(self, exercise, source, folder):
+    def fails_twice(self, exercise, source, folder):
         calls.append(exercise.id)
-        if len(calls) == 1:
+        if len(calls) <= grade_module.RETRIES:
             folder.mkdir(parents=True)  # the half-made job folder of the failed try must not block the next
             raise OSError(11, "Resource temporarily unavailable")
         return real(self, exercise, source, folder)
 
-    monkeypatch.setattr(grade_module._Run, "run_exercise", fails_once)
+    monkeypatch.setattr(grade_module._Run, "run_exercise", fails_twice)
+    monkeypatch.setattr(grade_module, "RETRY_PAUSE_S", 0.0)
     (report,) = grade([subs], _options(out, jobs=1))
+    assert grade_module.RETRIES >= 2
     assert report.error is None and _gradebook(out)["alice"]["total"] == "3"
-    assert calls[0] == calls[1]
+    assert calls[0] == calls[1] == calls[grade_module.RETRIES]  # the same exercise, tried again
 
 
 # ------------------------------------------------------------------ staging, and a grader that is not root

@@ -21,6 +21,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ from .sandbox_entry import ResultError, decode_result, encode_inputs
 from .scoring import ExerciseResult, score_outputs
 from .spec import Exercise
 
+RETRIES, RETRY_PAUSE_S = 2, 0.5  # tries after an internal error on one exercise, and the pause (x1, x2)
 _GRADEKIT = ("runner.py", "outputs.py", "fixtures.py")  # the untrusted-side modules copied into the sandbox
 _SIGNAL_HINTS = {
     24: "used more CPU time than allowed (SIGXCPU): look for an infinite loop or a far too slow method",
@@ -222,13 +224,15 @@ class _Run:
                                                 "function name and the cell from the exercise notebook."))
                 continue
             folder = self.stage / "subs" / str(index) / ex.name
-            for attempt in range(2):  # a host hiccup (fork, disk, a thread) gets one more try in this run
+            for attempt in range(RETRIES + 1):  # a host hiccup (fork, memory, disk) gets more tries
                 try:
                     shutil.rmtree(folder, ignore_errors=True)
                     report.results.append(self.run_exercise(ex, sources[ex.name], folder))
                     break
                 except Exception as err:  # noqa: BLE001 - a grader failure on one exercise must not stop the others
-                    if attempt:
+                    if attempt < RETRIES:
+                        time.sleep(RETRY_PAUSE_S * (attempt + 1))
+                    else:
                         report.error = f"{type(err).__name__}: {err}"
                         report.results.append(self._zero(ex, "the grader could not run this exercise (an internal "
                                                          "error); your instructor has been told and will re-run it"))
