@@ -18,6 +18,7 @@ import numpy as np
 from dlcourse.grading import Case, Exercise
 from dlcourse.grading import registry
 from dlcourse.grading.assign import make_exercise_notebook
+from dlcourse.grading.records import scored_tests
 from dlcourse.nbtools import cell_source, cell_tags, dumps_notebook, set_cell_source
 
 TOY = "98_toygrade"
@@ -174,7 +175,7 @@ def load_result(out: Path, student: str) -> dict:
 
 
 def scores_of(out: Path, student: str) -> dict[str, float]:
-    return {t["name"]: t["score"] for t in load_result(out, student)["tests"]}
+    return {t["name"]: t["score"] for t in scored_tests(load_result(out, student))}
 
 
 # ------------------------------------------------------------------ wrong kinds of the right answer
@@ -315,3 +316,8 @@ def revoke_key(serial: int) -> None:
     import os
 
     ctypes.CDLL(None).syscall(_KEYCTL[os.uname().machine][1], 3, serial)  # KEYCTL_REVOKE
+
+
+def hidden_tests(out: Path, student: str) -> list[dict]:
+    """The scored tests (one per exercise, hidden cases) of a student's results file, in exercise order."""
+    return scored_tests(load_result(out, student))

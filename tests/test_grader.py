@@ -60,11 +60,38 @@ def test_solution_full_stub_zero_wrong_partial_with_gradebook_and_gradescope_jso
     result = H.load_result(out, "carol")
     assert {"score", "max_score", "tests", "output"} <= set(result)
     assert [(t["name"], t["score"], t["max_score"]) for t in result["tests"]] == [
-        (AFFINE, pytest.approx(2 / 3, abs=1e-6), 2.0), (ARGMAX, 0.5, 1.0)]
+        (f"{AFFINE} (public cases)", 0, 0), (AFFINE, pytest.approx(2 / 3, abs=1e-6), 2.0),
+        (f"{ARGMAX} (public cases)", 0, 0), (ARGMAX, 0.5, 1.0)]
     assert all(isinstance(t["output"], str) for t in result["tests"])
-    stub = H.load_result(out, "bob")["tests"][0]["output"]
+    stub = H.hidden_tests(out, "bob")[0]["output"]
     assert "not implemented yet" in stub and stub.count("not implemented") == 1  # said once, not per case
-    assert "Off by one" in result["tests"][1]["output"]
+    assert "Off by one" in H.hidden_tests(out, "carol")[1]["output"]
+
+
+def test_results_show_public_cases_in_full_and_hidden_cases_never(toy, tmp_path):
+    """The public cases come back with given / expected / received; a hidden expected value appears nowhere."""
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    H.write_notebook(H.with_sources(toy, H.WRONG), subs / "carol.ipynb")
+    H.write_notebook(H.with_sources(toy, H.SOLUTIONS), subs / "alice.ipynb")
+    grade([subs], _options(out))
+    alice, carol = (H.load_result(out, s)["tests"] for s in ("alice", "carol"))
+    public = {t["name"]: t for t in carol if t["extra_data"]["cases"] == "public"}
+    affine = public[f"{AFFINE} (public cases)"]
+    assert affine["visibility"] == "visible" and affine["score"] == affine["max_score"] == 0
+    (case,) = affine["extra_data"]["details"]
+    x, w, b = np.eye(2), np.array([1.0, 2.0]), 0.5
+    assert case["label"] == "identity" and case["given"]["w"]["values"] == w.tolist()
+    assert case["expected"] == [{"shape": [2], "dtype": "float64", "values": (x @ w + b).tolist()}]
+    assert case["received"][0]["values"] != case["expected"][0]["values"] and not case["passed"]
+    assert affine["status"] == "failed" and "0/1 public cases passed" in affine["output"]
+    assert all(t["status"] == "passed" for t in alice), [t["output"] for t in alice]
+    hidden = [t for t in carol if t["extra_data"]["cases"] == "hidden"]
+    assert [t["extra_data"]["run"] for t in hidden] == ["ran", "ran"]
+    assert all(t["execution_time"] > 0 for t in hidden)
+    text = json.dumps(H.load_result(out, "carol"))
+    for case in H.TOY_EXERCISES[0].draw_hidden(0):
+        for value in np.ravel(H.affine_ref(**case)):
+            assert repr(float(value)) not in text
 
 
 def test_feedback_names_the_mistake_without_revealing_hidden_expected_values(toy, tmp_path):

@@ -73,7 +73,8 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     limits = Limits(wall_s=args.timeout, memory_mb=args.memory_mb)
     options = GradeOptions(out=Path(args.out), seed=args.seed, assignment=args.assignment, jobs=args.jobs,
                            force=args.force, sandbox=not args.no_sandbox, limits=limits,
-                           progress=not args.no_progress, registry=_load_registry(args.bank))
+                           progress=not args.no_progress, registry=_load_registry(args.bank),
+                           hidden_visibility=args.hidden_visibility)
     try:
         reports = grade(args.submissions, options)
     except SandboxUnavailable as err:
@@ -137,7 +138,18 @@ def build_parser() -> argparse.ArgumentParser:
                        help="run student code unconfined: ONLY for code you trust")
     grade.add_argument("--no-progress", action="store_true", help="no progress bar")
     grade.add_argument("--bank", action="append", metavar="PATH", help=BANK_HELP)
+    grade.add_argument("--hidden-visibility", default="visible",
+                       choices=["visible", "hidden", "after_due_date", "after_published"],
+                       help="Gradescope visibility of the hidden-case results (default visible; public cases are "
+                            "always visible)")
     grade.set_defaults(func=_cmd_grade)
+    # Each command below lives in its own module, which adds its parser with register(sub).
+    # --- gradescope-bundle (grading/gradescope.py) ---
+    # --- feedback pages and class report (grading/feedback.py, grading/report.py) ---
+    # --- LMS gradebook exports (grading/lms.py) ---
+    from .grading import lms
+    lms.register(sub)
+    # --- check-exercises (grading/mutants.py) ---
     return parser
 
 

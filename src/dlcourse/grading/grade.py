@@ -31,11 +31,12 @@ from typing import Any
 from ..nbtools import cell_source, cell_tags
 from .extract import defined_names, exercise_sources
 from .intake import find_submissions, parse_notebook, student_key
-from .records import (GRADEBOOK, GRADER_TAG, atomic_write, gradebook_csv, load_graded,  # noqa: F401 - re-exported
-                      results_json, row_of)
+from .records import (GRADEBOOK, GRADER_TAG, VISIBILITIES, atomic_write, gradebook_csv,  # noqa: F401 - re-exported
+                      load_graded, results_json, row_of, scored_tests)
 from .registry import Registry
 from .sandbox import Limits, Outcome, Sandbox, share
 from .sandbox_entry import ResultError, decode_result, encode_inputs
+from .casedata import public_details
 from .scoring import ExerciseResult, score_outputs
 from .spec import Exercise
 
@@ -63,6 +64,7 @@ class GradeOptions:
     limits: Limits = field(default_factory=Limits)
     progress: bool = True
     registry: Registry | None = None  # the exercises to grade against (default: the built-in bank)
+    hidden_visibility: str = "visible"  # Gradescope visibility of the hidden-case tests (records.VISIBILITIES)
     warnings: list[str] = field(default_factory=list)  # filled by grade(): what the instructor must know
 
 
@@ -151,8 +153,9 @@ class _Run:
         share(folder, self.sandbox.root_mode)
 
     def hidden_inputs(self, exercise: Exercise) -> list[dict]:
+        """The inputs one run of ``exercise`` gets: its public cases, then its hidden ones (drawn once)."""
         if exercise.id not in self.inputs:
-            inputs = exercise.draw_hidden(self.options.seed)
+            inputs = [dict(case.inputs) for case in exercise.public_cases] + exercise.draw_hidden(self.options.seed)
             folder = self.stage / "inputs" / exercise.id
             encode_inputs(inputs, folder)
             self._make_readable(self.stage / "inputs")
@@ -198,12 +201,20 @@ class _Run:
         argv = [self.sandbox.python, "-I", "-S", "-B", f"{paths[0]}/sandbox_entry.py", *paths]
         outcome = self.sandbox.run(argv, binds, (str(result_file), "/sandbox/result"), limits)
         received = interpret(outcome, len(inputs_list), limits)
+        n_public = len(exercise.public_cases)
         if isinstance(received, str):
-            return ExerciseResult(exercise.id, 0.0, exercise.points, 0, len(inputs_list), [received])
-        return _collapse(score_outputs(exercise, inputs_list, received))
+            status = status_of(outcome)  # a result file that came back unreadable counts as a crash
+            result = self._zero(exercise, received, "crashed" if status == "ran" else status)
+            _, result.public = public_details(exercise, [received] * n_public)
+        else:
+            result = _collapse(score_outputs(exercise, inputs_list[n_public:], received[n_public:]))
+            _, result.public = public_details(exercise, received[:n_public])
+        result.seconds = round(outcome.seconds, 3)
+        return result
 
-    def _zero(self, exercise: Exercise, message: str) -> ExerciseResult:
-        return ExerciseResult(exercise.id, 0.0, exercise.points, 0, len(self.inputs[exercise.id]), [message])
+    def _zero(self, exercise: Exercise, message: str, status: str = "ran") -> ExerciseResult:
+        total = len(self.inputs[exercise.id]) - len(exercise.public_cases)
+        return ExerciseResult(exercise.id, 0.0, exercise.points, 0, total, [message], status=status)
 
     # ------------------------------------------------------------------ one submission
     def grade_submission(self, report: SubmissionReport, nb: dict[str, Any] | None, index: int) -> SubmissionReport:
@@ -211,7 +222,7 @@ class _Run:
         exercises = self.registry.of(report.assignment) if report.assignment else []
         if nb is None:
             why = report.notes[0] if report.notes else "your submission could not be read"
-            report.results = [self._zero(ex, f"not graded: {why}") for ex in exercises]
+            report.results = [self._zero(ex, f"not graded: {why}", "not_graded") for ex in exercises]
             return report
         sources = exercise_sources(nb, [ex.name for ex in exercises])
         tagged = {n for c in nb.get("cells", []) if isinstance(c, dict) and "exercise" in cell_tags(c)
@@ -221,7 +232,7 @@ class _Run:
                 others = sorted(tagged - {e.name for e in exercises})
                 hint = f" Your exercise cells define: {', '.join(others)}." if others else ""
                 report.results.append(self._zero(ex, f"no cell defines a function named `{ex.name}`.{hint} Keep the "
-                                                "function name and the cell from the exercise notebook."))
+                                                "function name and the cell from the exercise notebook.", "missing"))
                 continue
             folder = self.stage / "subs" / str(index) / ex.name
             for attempt in range(RETRIES + 1):  # a host hiccup (fork, memory, disk) gets more tries
@@ -235,7 +246,8 @@ class _Run:
                     else:
                         report.error = f"{type(err).__name__}: {err}"
                         report.results.append(self._zero(ex, "the grader could not run this exercise (an internal "
-                                                         "error); your instructor has been told and will re-run it"))
+                                                         "error); your instructor has been told and will re-run it",
+                                                         "grader_error"))
         shutil.rmtree(self.stage / "subs" / str(index), ignore_errors=True)
         return report
 
@@ -247,6 +259,17 @@ def _collapse(result: ExerciseResult) -> ExerciseResult:
     if failed == result.total and failed > 1 and len(messages) == 1 and len(result.feedback) == min(failed, 5):
         result.feedback = [f"every case: {messages.pop()}"]
     return result
+
+
+def status_of(outcome: Outcome) -> str:
+    """How a sandboxed run ended, as one of :data:`~dlcourse.grading.scoring.STATUSES` (for reports)."""
+    if outcome.timed_out:
+        return "timeout"
+    if outcome.result:
+        return "ran"
+    if outcome.memory_exceeded:
+        return "memory"
+    return "crashed"
 
 
 def interpret(outcome: Outcome, n_cases: int, limits: Limits) -> list[Any] | str:
@@ -321,7 +344,8 @@ def _up_to_date(previous: dict[str, Any] | None, report: SubmissionReport, optio
     return bool(previous) and not options.force and meta.get("student") == report.student \
         and meta.get("sha256") == report.digest and meta.get("seed") == options.seed \
         and meta.get("assignment") == report.assignment and meta.get("bank", "") == registry.fingerprint \
-        and meta.get("complete", True) is True
+        and meta.get("complete", True) is True \
+        and all(t.get("visibility") == options.hidden_visibility for t in scored_tests(previous))
 
 
 def grade(paths: list[str | Path], options: GradeOptions) -> list[SubmissionReport]:
@@ -332,6 +356,9 @@ def grade(paths: list[str | Path], options: GradeOptions) -> list[SubmissionRepo
     from tqdm.auto import tqdm
 
     registry = options.registry or Registry.load()
+    if options.hidden_visibility not in VISIBILITIES:
+        raise ValueError(f"hidden_visibility must be one of {', '.join(VISIBILITIES)}, "
+                         f"got {options.hidden_visibility!r}")
     if options.assignment is not None and not registry.of(options.assignment):
         raise KeyError(f"no exercises registered for assignment {options.assignment!r}; "
                        f"known: {', '.join(sorted(registry.notebooks()))}")
@@ -352,7 +379,8 @@ def grade(paths: list[str | Path], options: GradeOptions) -> list[SubmissionRepo
             todo.append(report)
 
     def record(report: SubmissionReport) -> None:
-        data = results_json(report, options.seed, report.digest, registry.fingerprint, complete=report.error is None)
+        data = results_json(report, options.seed, report.digest, registry.fingerprint, complete=report.error is None,
+                            hidden_visibility=options.hidden_visibility)
         atomic_write(out / f"{report.key}.json", json.dumps(data, indent=1) + "\n")
         rows[report.student] = row_of(data)
         atomic_write(out / GRADEBOOK, gradebook_csv(rows, registry))
@@ -378,8 +406,8 @@ def grade(paths: list[str | Path], options: GradeOptions) -> list[SubmissionRepo
                     except Exception as err:  # noqa: BLE001 - a grader bug on one submission must not stop the run
                         report.error = f"{type(err).__name__}: {err}"
                         report.results = [run._zero(ex, "the grader could not grade this exercise (an internal "
-                                                        "error); your instructor has been told and will re-run it")
-                                          for ex in registry.of(report.assignment or "")]
+                                                        "error); your instructor has been told and will re-run it",
+                                                    "grader_error") for ex in registry.of(report.assignment or "")]
                     record(report)
                     bar.update(1)
         finally:

@@ -19,8 +19,9 @@ from .sinks import csv_cell, feedback_text
 
 if TYPE_CHECKING:
     from .grade import SubmissionReport
+    from .scoring import ExerciseResult
 
-GRADER_TAG = "dlcourse-grade-1"
+GRADER_TAG = "dlcourse-grade-2"  # 2: public-case tests, status, execution_time
 GRADEBOOK = "gradebook.csv"
 
 
@@ -38,21 +39,56 @@ def atomic_write(path: Path, text: str) -> None:
         raise
 
 
-def results_json(report: "SubmissionReport", seed: int, digest: str, bank: str = "", complete: bool = True
-                 ) -> dict[str, Any]:
+VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")  # Gradescope's per-test values
+
+
+def _public_test(result: "ExerciseResult") -> dict[str, Any]:
+    """The score-less test that shows one exercise's public cases (always visible: the handout shows them)."""
+    passed, total = result.public_passed, len(result.public)
+    lines = [f"{passed}/{total} public cases passed (the cases of the notebook's self-check; they score no points)."]
+    for case in result.public:
+        if not case["passed"]:
+            lines.append(f"public case {case['label'] or '(unnamed)'}: {case['feedback']}")
+    return {"name": f"{result.exercise_id} (public cases)", "score": 0.0, "max_score": 0.0,
+            "status": "passed" if passed == total else "failed", "visibility": "visible",
+            "output": feedback_text("\n".join(lines)),
+            "extra_data": {"exercise": result.exercise_id, "cases": "public", "passed": passed, "total": total,
+                           "details": result.public}}
+
+
+def _hidden_test(result: "ExerciseResult", visibility: str) -> dict[str, Any]:
+    """The scored test of one exercise: its hidden cases."""
+    return {"name": result.exercise_id, "score": result.score, "max_score": result.max_score,
+            "status": "passed" if result.score >= result.max_score else "failed",
+            "visibility": visibility, "execution_time": result.seconds, "output": feedback_text(result.output),
+            "extra_data": {"exercise": result.exercise_id, "cases": "hidden", "passed": result.passed,
+                           "total": result.total, "run": result.status}}
+
+
+def results_json(report: "SubmissionReport", seed: int, digest: str, bank: str = "", complete: bool = True,
+                 hidden_visibility: str = "visible") -> dict[str, Any]:
     """Gradescope's ``results.json`` shape, plus what a re-run needs to know it is up to date.
 
-    ``output`` texts have their control characters escaped (newlines kept); ``extra_data`` keeps the
-    exact student id. ``complete=False`` marks a result the grader could not finish (regraded next run).
+    Per exercise, a score-less, always visible test with the public cases (given, expected and
+    received values in its ``extra_data``) when the exercise has any, then the scored test of the
+    hidden cases, with ``hidden_visibility``. ``output`` texts have their control characters escaped
+    (newlines kept); ``extra_data`` keeps the exact student id. ``complete=False`` marks a result the
+    grader could not finish (regraded next run).
     """
-    tests = [{"name": r.exercise_id, "score": r.score, "max_score": r.max_score, "output": feedback_text(r.output),
-              "visibility": "visible"} for r in report.results]
+    if hidden_visibility not in VISIBILITIES:
+        raise ValueError(f"hidden_visibility must be one of {', '.join(VISIBILITIES)}, got {hidden_visibility!r}")
+    tests = []
+    for r in report.results:
+        if r.public:
+            tests.append(_public_test(r))
+        tests.append(_hidden_test(r, hidden_visibility))
     lines = [f"Assignment {report.assignment or '(unknown)'}: {report.score:g} / {report.max_score:g} points."]
     lines += report.notes
     if not tests:
-        tests = [{"name": "submission", "score": 0.0, "max_score": 0.0,
+        tests = [{"name": "submission", "score": 0.0, "max_score": 0.0, "status": "failed",
                   "output": feedback_text("\n".join(report.notes)), "visibility": "visible"}]
     return {"score": report.score, "max_score": report.max_score, "output": feedback_text("\n".join(lines)),
+            "execution_time": round(sum(r.seconds for r in report.results), 3),
             "tests": tests,
             "extra_data": {"dlcourse": {"grader": GRADER_TAG, "student": report.student, "file": f"{report.key}.json",
                                         "assignment": report.assignment, "seed": seed, "sha256": digest,
@@ -90,6 +126,12 @@ def gradebook_csv(rows: dict[str, dict[str, Any]], registry: Registry | None = N
     return buffer.getvalue()
 
 
+def scored_tests(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """The tests of a results file that carry an exercise's score (not its public cases, not "submission")."""
+    return [t for t in data["tests"] if t["name"] != "submission"
+            and (t.get("extra_data") or {}).get("cases", "hidden") == "hidden"]
+
+
 def row_of(data: dict[str, Any]) -> dict[str, Any]:
-    scores = {t["name"]: float(t["score"]) for t in data["tests"] if t["name"] != "submission"}
+    scores = {t["name"]: float(t["score"]) for t in scored_tests(data)}
     return {"scores": scores, "total": float(data["score"]), "max_total": float(data["max_score"])}

@@ -19,6 +19,10 @@ if TYPE_CHECKING:
     from .registry import Registry
 
 MAX_FEEDBACK_LINES = 5
+# How an exercise's run ended: it ran (whatever it scored), ran past the time limit, ran out of memory,
+# crashed (a signal or an early exit), had no function of that name, was not graded (the submission
+# could not be read or answers another assignment), or hit a grader error.
+STATUSES = ("ran", "timeout", "memory", "crashed", "missing", "not_graded", "grader_error")
 
 
 @dataclass
@@ -31,6 +35,14 @@ class ExerciseResult:
     passed: int
     total: int
     feedback: list[str] = field(default_factory=list)
+    # Filled by the sandboxed grader (``dlcourse grade``), not by in-process grading:
+    status: str = "ran"  # see STATUSES
+    seconds: float = 0.0  # wall-clock seconds of this exercise's sandboxed run
+    public: list[dict] = field(default_factory=list)  # per public case: label, given, expected, received, feedback
+
+    @property
+    def public_passed(self) -> int:
+        return sum(1 for case in self.public if case.get("passed"))
 
     @property
     def output(self) -> str:
