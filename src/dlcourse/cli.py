@@ -145,6 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
     grade.set_defaults(func=_cmd_grade)
     # Each command below lives in its own module, which adds its parser with register(sub).
     # --- gradescope-bundle (grading/gradescope.py) ---
+    from .grading import gradescope
+    gradescope.register(sub)
     # --- feedback pages and class report (grading/feedback.py, grading/report.py) ---
     # --- LMS gradebook exports (grading/lms.py) ---
     from .grading import lms
