@@ -148,6 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .grading import gradescope
     gradescope.register(sub)
     # --- feedback pages and class report (grading/feedback.py, grading/report.py) ---
+    from .grading import feedback, report
+    feedback.register(sub)
+    report.register(sub)
     # --- LMS gradebook exports (grading/lms.py) ---
     from .grading import lms
     lms.register(sub)
