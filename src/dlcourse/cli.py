@@ -155,6 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
     from .grading import lms
     lms.register(sub)
     # --- check-exercises (grading/mutants.py) ---
+    from .grading import mutants
+    mutants.register(sub)
     return parser
 
 

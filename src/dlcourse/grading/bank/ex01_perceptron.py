@@ -67,6 +67,11 @@ def _perceptron_hidden(rng: np.random.Generator) -> list[dict]:
     X, t = logic_gate("OR")
     cases.append({"X": X, "t": t.astype(np.int64), "eta": 1.0, "max_epochs": 5,
                   "w_init": np.array([-1.0, 2.0, 2.0])})  # correct from the start: one pass
+    # Random labels (not separable) that do not cycle after one pass as XOR does: the weights after
+    # max_epochs passes differ from those after one pass more or fewer, so the loop must make exactly max_epochs.
+    for max_epochs in (2, 3, 5):
+        X = rng.integers(-3, 4, size=(9, 3)).astype(np.float64)
+        cases.append({"X": X, "t": rng.choice(np.array([-1, 1]), size=9), "eta": 1.0, "max_epochs": max_epochs})
     return cases
 
 

@@ -115,6 +115,12 @@ def _backprop_hidden(rng: np.random.Generator) -> list[dict]:
     cases = [_residual_case(rng, *size) for size in sizes]
     cases.append(_residual_case(rng, 12, 3, 4, soft=True))  # soft targets: the same formulas
     cases.append(_residual_case(rng, 9, 4, 3, zero_rows=3))  # exact zeros: relu'(0) = 0
+    # Scores in the thousands for some rows and small for others: the softmax must subtract each row's
+    # own maximum (no shift overflows; the global maximum underflows the small rows to 0 / 0).
+    large = _residual_case(rng, 4, 3, 3)
+    large["X"] = large["X"] * np.array([[3000.0], [1.0], [-2000.0], [1.0]])
+    large["W2"] = large["W2"] * 5.0
+    cases.append(large)
     return cases
 
 

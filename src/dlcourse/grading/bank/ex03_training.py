@@ -171,6 +171,10 @@ def _early_hidden(rng: np.random.Generator) -> list[dict]:
         cases.append({"val_losses": np.round(trend + 0.03 * rng.normal(size=n), 2), "patience": patience})
     cases.append({"val_losses": np.array([0.5, 0.5, 0.5, 0.4, 0.4, 0.4, 0.4]), "patience": 3})  # ties
     cases.append({"val_losses": np.array([0.9, 0.8, 0.7, 0.6]), "patience": 2})  # never stops early
+    # the first epoch is the best (the loss rises at once): the run ends before the patience runs out,
+    # and, with a shorter patience, the count of epochs without improvement starts at epoch 1
+    cases.append({"val_losses": np.array([1.0, 1.5, 1.2, 1.3, 1.1]), "patience": 10})
+    cases.append({"val_losses": np.array([1.0, 1.5, 1.2, 1.3, 1.1]), "patience": 2})
     return cases
 
 
@@ -197,6 +201,10 @@ def _adamw_hidden(rng: np.random.Generator) -> list[dict]:
                                    (20, 3, 0.03, 0.3, (0.9, 0.999)), (8, 1, 0.1, 0.05, (0.95, 0.99))]:
         cases.append({"theta0": 2 * rng.normal(size=d), "grads": rng.normal(size=(t, d)), "lr": lr,
                       "beta1": b1, "beta2": b2, "eps": 1e-8, "weight_decay": wd})
+    grads = rng.normal(size=(4, 3))
+    grads[:, 1] = 0.0  # a parameter with zero gradient: m_hat = v_hat = 0, so eps keeps 0 / 0 from the step
+    cases.append({"theta0": 2 * rng.normal(size=3), "grads": grads, "lr": 0.1, "beta1": 0.9, "beta2": 0.999,
+                  "eps": 1e-8, "weight_decay": 0.1})
     return cases
 
 

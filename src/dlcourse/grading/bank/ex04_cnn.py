@@ -167,6 +167,10 @@ def _pool_hidden(rng):
         X = rng.integers(0, 4, size=(h, w)).astype(float)  # many ties
         out = ((h - size) // stride + 1, (w - size) // stride + 1)
         cases.append({"X": X, "dY": rng.integers(1, 9, size=out).astype(float), "size": size, "stride": stride})
+    # distinct values, stride 2 over an 8 x 8 input: a window that starts at i instead of i * stride
+    # (or is cut wrongly) finds its maximum elsewhere
+    X = rng.permutation(64).reshape(8, 8).astype(float)
+    cases.append({"X": X, "dY": rng.integers(1, 9, size=(4, 4)).astype(float), "size": 2, "stride": 2})
     return cases
 
 

@@ -141,6 +141,13 @@ def _nms_hidden(rng):
     # IoU exactly 0.5: [0,0,2,1] and [0,0,1,1] (1 / 2); a ">=" rule removes box 1, ">" keeps it
     cases.append({"boxes": np.array([[0.0, 0, 2, 1], [0, 0, 1, 1], [5, 5, 7, 7]]),
                   "scores": np.array([0.9, 0.8, 0.7]), "iou_threshold": 0.5})
+    # Normalised coordinates (sides < 1): a gap between boxes must count as zero overlap, whatever
+    # its width. Box 1 overlaps box 0 in y but not in x; box 2 is disjoint in both x and y.
+    cases.append({"boxes": np.array([[0.0, 0.0, 0.2, 0.2], [0.3, 0.05, 0.5, 0.25], [0.25, 0.25, 0.45, 0.45]]),
+                  "scores": np.array([0.9, 0.8, 0.7]), "iou_threshold": 0.1})
+    # Two tall boxes side by side with a gap of 0.1: their overlap is zero, not a 1-wide strip
+    cases.append({"boxes": np.array([[0.0, 0.0, 0.9, 3.0], [1.0, 0.0, 1.9, 3.0], [5.0, 5.0, 6.0, 6.0]]),
+                  "scores": np.array([0.9, 0.8, 0.7]), "iou_threshold": 0.5})
     return cases
 
 

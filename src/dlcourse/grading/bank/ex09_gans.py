@@ -176,6 +176,12 @@ def _coverage_hidden(rng: np.random.Generator) -> list[dict]:
     # on-mode samples only (not covered)
     exact = [30, 30, 30, 21, 20, 10, 9, 10]
     cases.append({"samples": _ring_samples(rng, exact, 0.05, 40), "centres": ring_centres(8, 2.0), "std": 0.05})
+    # Five modes of the ring, away from the origin: the full ring's symmetry (x -> -x maps modes to modes)
+    # hides a nearest centre taken as the farthest, or distances computed with samples + centres.
+    shift = np.array([3.0, -1.0])
+    counts = [int(c) for c in rng.integers(0, 60, size=5)] + [0, 0, 0]
+    cases.append({"samples": _ring_samples(rng, counts, 0.1, 20) + shift, "centres": ring_centres(8, 2.0)[:5] + shift,
+                  "std": 0.1})
     return cases
 
 

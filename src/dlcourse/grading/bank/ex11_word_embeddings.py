@@ -162,6 +162,12 @@ def _ppmi_hidden(rng):
         X[0, 0] = 0.0
         X[1, 1] = 7.0  # a frequent self pair: PMI of both signs
         cases.append({"X": X, "alpha": float(rng.choice([0.75, 0.5, 1.0]))})
+    # Words x contexts need not be square or symmetric (rows and columns must not be mixed up), and a
+    # pair seen once, between a rare word and a rare context, has a positive PMI (a count of 1 is "seen").
+    X = rng.integers(0, 6, (4, 6)).astype(float)
+    X[3, :], X[:, 5] = 0.0, 0.0
+    X[3, 5] = 1.0
+    cases.append({"X": X, "alpha": 0.75})
     return cases
 
 

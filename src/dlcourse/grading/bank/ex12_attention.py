@@ -112,7 +112,12 @@ def _bahdanau_terms(s, H, W1, W2, v, swap=False, activation=np.tanh, normalise=T
 # ---------------------------------------------------------------- hidden cases
 
 def _causal_hidden(rng):
-    return [{"scores": rng.normal(size=(n, n)) * 2} for n in rng.integers(2, 9, 10)]
+    cases = [{"scores": rng.normal(size=(n, n)) * 2} for n in rng.integers(2, 9, 10)]
+    # Scores of a few hundred, with a different offset per row: exp overflows unless each row's own
+    # maximum is subtracted first (a softmax without the shift, or shifted by the global maximum, fails).
+    offsets = np.array([900.0, -900.0, 0.0, 750.0, -750.0, 300.0])
+    cases.append({"scores": rng.normal(size=(6, 6)) * 2 + offsets[:, None]})
+    return cases
 
 
 def _pe_hidden(rng):
@@ -127,6 +132,10 @@ def _attention_hidden(rng):
         mask[:, 0], mask[:, -1] = True, False  # every query: one allowed key, one blocked key
         cases.append({"Q": rng.normal(size=(lq, d * 2)) * 1.5, "K": rng.normal(size=(lk, d * 2)) * 1.5,
                       "V": rng.normal(size=(lk, dv)), "mask": mask})
+    # Scores q.k / sqrt(d) near +-1200 in rows 0 and 1 and small in row 2: a softmax that does not
+    # subtract each row's own maximum overflows (no shift) or underflows to 0 / 0 (the global maximum).
+    cases.append({"Q": np.array([[40.0], [-40.0], [1.0]]), "K": np.array([[30.0], [-29.0], [2.0]]),
+                  "V": rng.normal(size=(3, 2)), "mask": np.array([[True, True, False]] * 3)})
     return cases
 
 
@@ -136,6 +145,10 @@ def _bahdanau_hidden(rng):
         T, d = int(rng.integers(2, 7)), int(rng.integers(2, 5))
         cases.append({"s": rng.normal(size=d), "H": rng.normal(size=(T, d)), "W1": rng.normal(size=(d, d)),
                       "W2": rng.normal(size=(d, d)), "v": rng.normal(size=d) * 2})
+    # Saturated tanh (W2 = 10 I, W1 small) and |v| in the thousands: the scores e_j are about 2500, -2500,
+    # 7500 and 0, wider than exp's range, so the softmax must subtract their maximum
+    cases.append({"s": rng.normal(size=3), "H": np.array([[1.0, 1, 1], [-1, -1, -1], [1, -1, 1], [0, 0, 0]]),
+                  "W1": 0.01 * rng.normal(size=(3, 3)), "W2": 10.0 * np.eye(3), "v": np.array([3000.0, -2500, 2000])})
     return cases
 
 
