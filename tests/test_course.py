@@ -39,9 +39,10 @@ def test_exercises_are_generated_from_solutions():
 @pytest.mark.parametrize("path", ALL_NOTEBOOKS, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_first_code_cell_installs_when_missing_and_reports_the_mode(path):
     url = nbtools.repository_url(ROOT / "_config.yml")
+    release = nbtools.release_ref(ROOT / "pyproject.toml")  # committed notebooks install the release tag
     cells = _code_cells(path)
     first = nbtools.cell_source(cells[0])
-    assert first.startswith(nbtools.setup_block(url)), "run `dlcourse setup-cells`"
+    assert first.startswith(nbtools.setup_block(url, release)), "run `dlcourse setup-cells` (then `dlcourse assign`)"
     assert "dlcourse.setup(" in first or "seed_everything(" in first
     for cell in cells[1:]:
         assert not re.search(r"^\s*[%!]\s*pip\b", nbtools.cell_source(cell), flags=re.MULTILINE), \

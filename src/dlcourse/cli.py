@@ -44,21 +44,24 @@ def _cmd_assign(args: argparse.Namespace) -> int:
 
 
 def _cmd_setup_cells(args: argparse.Namespace) -> int:
-    from .nbtools import read_notebook, repository_url, stamp_setup_cell, write_notebook
+    from .nbtools import check_ref, read_notebook, release_ref, repository_url, stamp_setup_cell, write_notebook
 
     url = repository_url(args.config)
+    pyproject = Path(args.config).parent / "pyproject.toml"
+    ref = check_ref(args.ref) if args.ref else release_ref(pyproject if pyproject.is_file() else None)
     stale = []
     for folder in args.folders:
         for path in sorted(Path(folder).glob("*.ipynb")):
             nb = read_notebook(path)
-            if stamp_setup_cell(nb, url):
+            if stamp_setup_cell(nb, url, ref):
                 stale.append(path)
                 if not args.check:
                     write_notebook(nb, path)
     if args.check and stale:
         print("setup cell out of date in: " + ", ".join(map(str, stale)) + " (run `dlcourse setup-cells`)")
         return 1
-    print(f"{'checked' if args.check else 'updated'} setup cells; {len(stale)} notebook(s) {'stale' if args.check else 'changed'}")
+    print(f"{'checked' if args.check else 'updated'} setup cells (dlcourse at {ref}); {len(stale)} notebook(s) "
+          f"{'stale' if args.check else 'changed'}")
     return 0
 
 
@@ -119,6 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
     cells.add_argument("folders", nargs="*", default=["notebooks", "solutions"])
     cells.add_argument("--config", default="_config.yml")
     cells.add_argument("--check", action="store_true")
+    cells.add_argument("--ref", default=None, help="git tag or commit the block installs (default: the release "
+                                                   "tag v<version> of pyproject.toml beside --config)")
     cells.set_defaults(func=_cmd_setup_cells)
 
     grade = sub.add_parser("grade", help="grade student notebooks in a sandbox; write a gradebook and "
