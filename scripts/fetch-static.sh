@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fetch pinned copies of MathJax 3 and the ipywidgets HTML manager into _static/vendor/ (gitignored),
 # so that the built book loads no script from a CDN: it works offline, and the browser test sees
-# math and widgets rendered exactly as a reader does.
+# math and widgets rendered exactly as a reader does. Also fetch axe-core, which only the accessibility
+# test injects into the pages, into _build/.tools/ (gitignored, and outside _build/html: not published).
 # Idempotent: when the pinned versions are already in place it only checks and exits.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,14 +13,27 @@ MATHJAX="mathjax@3.2.2"
 MATHJAX_SHA512="Bt+SSVU8eBG27zChVewOicYs7Xsdt40qm4+UpHyX7k0/O9NliPc+x77k1/FEsPsjKPZGJvtRZM1vO+geW0OhGw=="
 HTML_MANAGER="@jupyter-widgets/html-manager@1.0.15"
 HTML_MANAGER_SHA512="5thBIV6ymNgmPVOHvzx+gGy8ZSKmSazhtGw4/c4xJDVzRhG9PTeQsRjF3FUTopvFi//SABeNz1yp47bCrJ3CQA=="
+# axe-core: the accessibility rules tests/test_accessibility.py runs in Chromium over every page.
+AXE="axe-core@4.14.1"
+AXE_SHA512="FHfa+lmNjQZfJz1q8wKqIDwC6DExcHt/pkjNQb09a3NPjCKg2rhu5qb2S4r76ASyFNNtuFooJpZe37OgudVGtQ=="
 
 VENDOR=_static/vendor
 STAMP="$VENDOR/.versions"
 WANT="$MATHJAX $HTML_MANAGER"
 
-if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$WANT" ] \
-   && [ -f "$VENDOR/mathjax/tex-chtml.js" ] && [ -f "$VENDOR/html-manager/embed.js" ]; then
-  echo "fetch-static: $WANT already in $VENDOR"
+TOOLS=_build/.tools
+TOOLS_STAMP="$TOOLS/.versions"
+
+vendor_ok() {
+  [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$WANT" ] \
+    && [ -f "$VENDOR/mathjax/tex-chtml.js" ] && [ -f "$VENDOR/html-manager/embed.js" ]
+}
+tools_ok() {
+  [ -f "$TOOLS_STAMP" ] && [ "$(cat "$TOOLS_STAMP")" = "$AXE" ] && [ -f "$TOOLS/axe-core/axe.min.js" ]
+}
+
+if vendor_ok && tools_ok; then
+  echo "fetch-static: $WANT already in $VENDOR, $AXE in $TOOLS"
   exit 0
 fi
 
@@ -57,6 +71,18 @@ fetch() {  # fetch SPEC SHA512 DEST: unpack the tarball of SPEC into DEST after 
   mkdir -p "$dest"
   tar -xzf "$work/$tarball" -C "$dest"
 }
+
+if ! tools_ok; then
+  fetch "$AXE" "$AXE_SHA512" "$work/axe-core"
+  rm -rf "$TOOLS/axe-core"
+  mkdir -p "$TOOLS/axe-core"
+  cp "$work/axe-core/package/axe.min.js" "$work/axe-core/package/LICENSE" "$TOOLS/axe-core/"
+  echo "$AXE" > "$TOOLS_STAMP"
+  echo "fetch-static: installed $AXE into $TOOLS"
+fi
+if vendor_ok; then
+  exit 0
+fi
 
 fetch "$MATHJAX" "$MATHJAX_SHA512" "$work/mathjax"
 fetch "$HTML_MANAGER" "$HTML_MANAGER_SHA512" "$work/html-manager"

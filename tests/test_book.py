@@ -81,9 +81,15 @@ def notebook_pages() -> list[str]:
 
 @lru_cache(maxsize=1)
 def colab_prefix() -> str:
-    """Colab's URL for the repository root: owner/name and branch from _config.yml's `repository:`."""
-    config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
-    repo = config["repository"]
+    """Colab's URL for the repository root: owner/name from _config.yml, the ref the book was built at.
+
+    scripts/build-book.sh builds a staged copy (_build/book-src) whose `branch:` is the ref being built;
+    its url must be the root _config.yml's.
+    """
+    root = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))["repository"]
+    staged = ROOT / "_build" / "book-src" / "_config.yml"
+    repo = yaml.safe_load(staged.read_text(encoding="utf-8"))["repository"] if staged.is_file() else root
+    assert repo["url"] == root["url"], (repo["url"], root["url"])
     owner_repo = urlsplit(repo["url"]).path.strip("/").removesuffix(".git")
     return f"{COLAB}/{owner_repo}/blob/{repo.get('branch', 'main')}/"
 

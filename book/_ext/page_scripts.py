@@ -54,6 +54,8 @@ def clean_page_scripts(app: Sphinx, pagename: str, templatename: str, context: d
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
+    # The accessibility fixes (book_a11y.py, beside this file) load with this extension.
+    app.setup_extension("book_a11y")
     # After myst-nb (priority 500) has added the page's own scripts.
     app.connect("html-page-context", clean_page_scripts, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
