@@ -274,10 +274,24 @@ class Explorer(widgets.VBox):
     player_html: str = ""
 
     def _repr_mimebundle_(self, **kwargs):
-        bundle = super()._repr_mimebundle_(**kwargs)
+        parent = getattr(super(), "_repr_mimebundle_", None)
+        bundle = parent(**kwargs) if parent is not None else self._widget_bundle()
         if bundle is not None and self.player_html:
             bundle["text/html"] = self.player_html
         return bundle
+
+    def _widget_bundle(self) -> dict:
+        """The bundle ipywidgets 7 displays (it has no ``_repr_mimebundle_``; Colab ships 7.7)."""
+        return {"text/plain": repr(self)[:110],
+                "application/vnd.jupyter.widget-view+json": {"version_major": 2, "version_minor": 0,
+                                                             "model_id": self.model_id}}
+
+    if not hasattr(widgets.VBox, "_repr_mimebundle_"):  # ipywidgets 7 displays through this hook instead
+        def _ipython_display_(self, **kwargs):
+            from IPython.display import display
+
+            display(self._repr_mimebundle_(), raw=True)
+            self._handle_displayed(**kwargs)
 
 
 def _check_bytes(key: tuple, size: int) -> None:
