@@ -331,19 +331,19 @@ def test_a_grader_failure_on_one_submission_is_its_zero_with_a_note_and_is_retri
     subs, out = tmp_path / "subs", tmp_path / "out"
     for student in ("alice", "bob"):
         _honest(toy, subs / f"{student}.ipynb")
-    real = grade_module._Run.run_exercise
+    real = grade_module._Run.run_exercises
 
-    def fails_for_bob(self, exercise, source, folder):
+    def fails_for_bob(self, items, folder):
         if "/subs/1/" in str(folder) + "/":
             raise RuntimeError("a grader bug")
-        return real(self, exercise, source, folder)
+        return real(self, items, folder)
 
-    monkeypatch.setattr(grade_module._Run, "run_exercise", fails_for_bob)
+    monkeypatch.setattr(grade_module._Run, "run_exercises", fails_for_bob)
     monkeypatch.setattr(grade_module, "RETRY_PAUSE_S", 0.0)
     reports = {r.student: r for r in grade([subs], _options(out, jobs=1))}
     assert reports["bob"].error and "a grader bug" in reports["bob"].error and reports["alice"].error is None
     assert _gradebook(out)["bob"]["total"] == "0" and "internal error" in _said(out, "bob")
-    monkeypatch.setattr(grade_module._Run, "run_exercise", real)
+    monkeypatch.setattr(grade_module._Run, "run_exercises", real)
     again = {r.student: r for r in grade([subs], _options(out, jobs=1))}
     assert again["alice"].skipped and not again["bob"].skipped and _gradebook(out)["bob"]["total"] == "3"
 
@@ -351,21 +351,21 @@ def test_a_grader_failure_on_one_submission_is_its_zero_with_a_note_and_is_retri
 def test_a_grader_failure_that_passes_is_retried_within_the_run(toy, tmp_path, monkeypatch):
     subs, out = tmp_path / "subs", tmp_path / "out"
     _honest(toy, subs / "alice.ipynb")
-    real, calls = grade_module._Run.run_exercise, []
+    real, calls = grade_module._Run.run_exercises, []
 
-    def fails_twice(self, exercise, source, folder):
-        calls.append(exercise.id)
+    def fails_twice(self, items, folder):
+        calls.append([exercise.id for exercise, _ in items])
         if len(calls) <= grade_module.RETRIES:
-            folder.mkdir(parents=True)  # the half-made job folder of the failed try must not block the next
+            (folder / "run0" / "0").mkdir(parents=True)  # the half-made job folder of a failed try must not block
             raise OSError(11, "Resource temporarily unavailable")
-        return real(self, exercise, source, folder)
+        return real(self, items, folder)
 
-    monkeypatch.setattr(grade_module._Run, "run_exercise", fails_twice)
+    monkeypatch.setattr(grade_module._Run, "run_exercises", fails_twice)
     monkeypatch.setattr(grade_module, "RETRY_PAUSE_S", 0.0)
     (report,) = grade([subs], _options(out, jobs=1))
     assert grade_module.RETRIES >= 2
     assert report.error is None and _gradebook(out)["alice"]["total"] == "3"
-    assert calls[0] == calls[1] == calls[grade_module.RETRIES]  # the same exercise, tried again
+    assert calls[0] == calls[1] == calls[grade_module.RETRIES] == [AFFINE, ARGMAX]  # the same exercises, again
 
 
 # ------------------------------------------------------------------ staging, and a grader that is not root
@@ -382,20 +382,21 @@ def test_a_root_graders_stage_is_readable_by_the_sandbox_user_only(toy, tmp_path
         pytest.skip("setpriv (util-linux) is not installed")
     _honest(toy, tmp_path / "subs" / "alice.ipynb")
     seen: list[tuple[str, int, int]] = []
-    real = sandbox_module.Sandbox.run
+    real = sandbox_module.Sandbox.run_batch
 
-    def run_and_probe(self, argv, binds, rw_file, limits):  # while the job is staged, as another local user
-        for host in [*binds, rw_file[0]]:
+    def run_and_probe(self, argv, binds, result_files, limits, **kw):  # while the jobs are staged, as another user
+        for host in [*binds, *result_files]:
             files = [p for p in Path(host).rglob("*") if p.is_file()] if Path(host).is_dir() else [Path(host)]
             for path in files[:6]:
                 seen.append((path.name, _setpriv(12345, "cat", str(path)).returncode,
                              _setpriv(sandbox_module.SANDBOX_UID, "cat", str(path)).returncode))
-        return real(self, argv, binds, rw_file, limits)
+        return real(self, argv, binds, result_files, limits, **kw)
 
-    monkeypatch.setattr(sandbox_module.Sandbox, "run", run_and_probe)
+    monkeypatch.setattr(sandbox_module.Sandbox, "run_batch", run_and_probe)
     grade([tmp_path / "subs"], _options(tmp_path / "out", jobs=1))
     names = {name for name, _, _ in seen}
-    assert {"student.py", "job.json", "manifest.json", "result", "sandbox_entry.py"} <= names
+    staged = {"student.py", "job.json", "batch.json", "manifest.json", "result", "sandbox_entry.py", "supervisor.py"}
+    assert staged <= names
     assert [s for s in seen if s[1] == 0] == []  # another local user reads nothing that is staged
     assert [s for s in seen if s[2] != 0] == []  # the sandbox user reads all of it
     assert _gradebook(tmp_path / "out")["alice"]["total"] == "3"
@@ -430,13 +431,13 @@ H.write_notebook(H.with_sources(handout, answers), Path(base, "solution.ipynb"))
 os.symlink(os.path.join(base, "solution.ipynb"), subs / "link.ipynb")
 H.write_notebook(H.with_sources(handout, answers), subs / "=cmd.ipynb")
 modes = []
-real = sandbox.Sandbox.run
-def recording_run(self, argv, binds, rw_file, limits):
-    for host in [*binds, rw_file[0]]:
+real = sandbox.Sandbox.run_batch
+def recording_run(self, argv, binds, result_files, limits, **kw):
+    for host in [*binds, *result_files]:
         paths = [os.path.join(r, n) for r, _, names in os.walk(host) for n in names + ["."]] or [host]
         modes.extend(os.stat(path).st_mode & 0o077 for path in paths)
-    return real(self, argv, binds, rw_file, limits)
-sandbox.Sandbox.run = recording_run
+    return real(self, argv, binds, result_files, limits, **kw)
+sandbox.Sandbox.run_batch = recording_run
 options = GradeOptions(out=out, jobs=2, progress=False, limits=Limits(wall_s=20, memory_mb=1024, tmp_mb=32))
 reports = grade([subs], options)
 print(json.dumps({{"uid": os.getuid(), "totals": {{r.student: r.score for r in reports}},
@@ -508,16 +509,16 @@ def test_the_unprivileged_code_path_holds_the_line_simulated_under_root(toy, tmp
         cell = _cell("affine", answers["affine"], ATTACKS[attack], names)
         H.write_notebook(H.with_sources(toy, {**answers, "affine": cell}), subs / f"{attack}.ipynb")
     modes: list[int] = []
-    real = sandbox_module.Sandbox.run
+    real = sandbox_module.Sandbox.run_batch
 
-    def recording_run(self, argv, binds, rw_file, limits):
-        assert self.root_mode is False and "--premount" not in self.command(argv, binds, rw_file, limits)
-        for host in [*binds, rw_file[0]]:
+    def recording_run(self, argv, binds, result_files, limits, **kw):
+        assert self.root_mode is False and "--premount" not in self.command(argv, binds, None, limits)
+        for host in [*binds, *result_files]:
             paths = list(Path(host).rglob("*")) + [Path(host)]
             modes.extend(p.stat().st_mode & 0o077 for p in paths)
-        return real(self, argv, binds, rw_file, limits)
+        return real(self, argv, binds, result_files, limits, **kw)
 
-    monkeypatch.setattr(sandbox_module.Sandbox, "run", recording_run)
+    monkeypatch.setattr(sandbox_module.Sandbox, "run_batch", recording_run)
     options = _options(out)
     reports = {r.student: r.score for r in grade([subs], options)}
     if key:
@@ -597,8 +598,10 @@ try:
             held += 15
     elif path == "children":  # four processes, each under the address-space limit
         read_end, write_end = os.pipe()
+        pids = []
         for _ in range(4):
-            if os.fork() == 0:
+            pids.append(os.fork())
+            if pids[-1] == 0:
                 block = b"\x01" * ((target // 4) << 20)
                 os.write(write_end, b"1")
                 time.sleep(30)
@@ -607,7 +610,9 @@ try:
         while len(got) < 4 and time.time() < deadline:
             if select.select([read_end], [], [], 0.5)[0]:
                 got += os.read(read_end, 4)
-        held = target if len(got) == 4 else 0
+        time.sleep(0.5)  # a child that reported and was then killed did not hold its block with the others
+        alive = all(os.waitpid(pid, os.WNOHANG) == (0, 0) for pid in pids)
+        held = target if len(got) == 4 and alive else 0
     elif path == "memfd":  # written, never mapped
         fds = []
         while held < target:

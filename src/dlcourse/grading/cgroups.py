@@ -43,6 +43,12 @@ class Cgroup:
                 continue
         return ""
 
+    def counters(self) -> list[tuple[str, str, str]]:
+        """(name, events file, field) of the counters of memory kills and refused processes."""
+        memory = self.dirs[0] / ("memory.events" if self.version == 2 else "memory.oom_control")
+        pids = self.dirs[-1] / "pids.events"
+        return [("memory", str(memory), "oom_kill"), ("pids", str(pids), "max")]
+
     def oom_killed(self) -> bool:
         """Whether the kernel killed a process of this sandbox for going over its memory limit."""
         text = self._read("memory.events" if self.version == 2 else "memory.oom_control")

@@ -5,8 +5,10 @@ the whole class from the function names the notebooks define, never from a noteb
 metadata); a notebook that answers another one is reported and scored zero. Every submission
 (a notebook; its file stem is the student id) is read once, as untrusted input
 (:mod:`~dlcourse.grading.intake`); the exercise cells are found
-(:func:`~dlcourse.grading.extract.exercise_sources`), each exercise runs in its own sandbox on the
-hidden inputs (:mod:`~dlcourse.grading.sandbox`, :mod:`~dlcourse.grading.sandbox_entry`), and what
+(:func:`~dlcourse.grading.extract.exercise_sources`), and the submission's exercises run on the
+hidden inputs in ONE sandbox of its own (:mod:`~dlcourse.grading.sandbox`, :mod:`~dlcourse.grading.batch`),
+each in a fresh child process of a supervisor that never runs student code and cleans up between
+exercises (:mod:`~dlcourse.grading.supervisor`, :mod:`~dlcourse.grading.sandbox_entry`); what
 comes back, plain arrays, is scored here against the reference (:func:`~dlcourse.grading.scoring.score_outputs`).
 Whatever goes wrong with one submission becomes that submission's zero with a note; the others go on.
 Results are written as they complete, each file atomically (temporary file + ``os.replace``), so a
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -34,6 +37,7 @@ from .intake import find_submissions, parse_notebook, student_key
 from .records import (GRADEBOOK, GRADER_TAG, VISIBILITIES, atomic_write, gradebook_csv,  # noqa: F401 - re-exported
                       load_graded, results_json, row_of, scored_tests)
 from .registry import Registry
+from .batch import COUNTERS
 from .sandbox import Limits, Outcome, Sandbox, share
 from .sandbox_entry import ResultError, decode_result, encode_inputs
 from .casedata import public_details
@@ -42,6 +46,9 @@ from .spec import Exercise
 
 RETRIES, RETRY_PAUSE_S = 2, 0.5  # tries after an internal error on one exercise, and the pause (x1, x2)
 _GRADEKIT = ("runner.py", "outputs.py", "fixtures.py")  # the untrusted-side modules copied into the sandbox
+_TORCH = re.compile(r"^\s*(?:import|from)\s[^\n#]*\btorch\b", re.MULTILINE)  # the sandbox then imports it once
+SUPERVISOR_MB, TORCH_MB = 64, 320  # added to a sandbox's memory limit: what its supervisor holds (24, 218 MB measured)
+_LINKS = {"/sandbox/result": "/proc/self/fd/3", "/sandbox/inputs": "/proc/self/fd/4", "/sandbox/job": "/proc/self/fd/5"}
 _SIGNAL_HINTS = {
     24: "used more CPU time than allowed (SIGXCPU): look for an infinite loop or a far too slow method",
     25: "tried to write a file larger than allowed (SIGXFSZ); an exercise function should not write files",
@@ -128,7 +135,11 @@ def class_assignment(detected: list[str | None], given: str | None = None) -> st
 # ----------------------------------------------------------------------------- grading
 
 class _Run:
-    """Everything shared by the submissions of one ``grade`` call: stage folder, sandbox, hidden inputs."""
+    """Everything shared by the submissions of one ``grade`` call: stage folder, sandbox, hidden inputs.
+
+    One sandbox per submission (never two submissions in one): the cost of starting a sandbox and
+    importing NumPy is paid once per submission instead of once per exercise (benchmarks/grade_class.md).
+    """
 
     def __init__(self, options: GradeOptions, registry: Registry, secrets: list[Path]) -> None:
         self.options, self.registry = options, registry
@@ -141,7 +152,8 @@ class _Run:
         self.lib = self.stage / "lib"
         (self.lib / "gradekit").mkdir(parents=True)
         here = Path(__file__).parent
-        shutil.copy(here / "sandbox_entry.py", self.lib / "sandbox_entry.py")
+        for name in ("sandbox_entry.py", "supervisor.py"):
+            shutil.copy(here / name, self.lib / name)
         for name in _GRADEKIT:
             shutil.copy(here / name, self.lib / "gradekit" / name)
         (self.lib / "gradekit" / "__init__.py").write_text("", encoding="utf-8")
@@ -165,41 +177,79 @@ class _Run:
     def close(self) -> None:
         shutil.rmtree(self.stage, ignore_errors=True)
 
-    # ------------------------------------------------------------------ one exercise
-    def stage_job(self, exercise: Exercise, source: str, folder: Path) -> tuple[dict[str, str], Path]:
-        """Write one exercise's job (the cell, job.json) and empty result file; return the host paths."""
-        job = folder / "job"
-        job.mkdir(parents=True)
-        (job / "student.py").write_text(source, encoding="utf-8", errors="surrogatepass")
+    # ------------------------------------------------------------------ one submission's sandbox
+    def stage_batch(self, items: list[tuple[Exercise, str]], folder: Path) -> tuple[list[str], list[Path]]:
+        """Write a submission's jobs (``folder/<k>/job``: the cell, job.json), batch.json and empty result files.
+
+        Return the modules the sandbox imports before forking (``torch`` when a cell names it) and
+        the host paths of the result files.
+        """
         rlimits = self.options.limits.rlimits()
         if not self.sandbox.enabled:  # unconfined, RLIMIT_NPROC would count all of the user's processes
             rlimits.pop("nproc")
-        (job / "job.json").write_text(json.dumps({
-            "name": exercise.name, "output_names": list(exercise.output_names), "pure": bool(exercise.pure),
-            "limits": rlimits, "site_dirs": self.sandbox.site_dirs}), encoding="utf-8")
+        inside = "/sandbox/jobs" if self.sandbox.enabled else str(folder)
+        inputs = "/sandbox/inputs-all" if self.sandbox.enabled else str(self.stage / "inputs")
+        jobs = []
+        for k, (exercise, source) in enumerate(items):
+            job = folder / str(k) / "job"
+            job.mkdir(parents=True)
+            (job / "student.py").write_text(source, encoding="utf-8", errors="surrogatepass")
+            spec = {"name": exercise.name, "output_names": list(exercise.output_names), "pure": bool(exercise.pure)}
+            (job / "job.json").write_text(json.dumps(spec), encoding="utf-8")
+            jobs.append({"inputs": f"{inputs}/{exercise.id}", "job": f"{inside}/{k}/job"})
+        preimport = ["torch"] if any(_TORCH.search(source) for _, source in items) else []
+        limits = self.options.limits
+        (folder / "batch.json").write_text(json.dumps({
+            "jobs": jobs, "limits": rlimits, "site_dirs": self.sandbox.site_dirs, "wall_s": limits.wall_s,
+            "tail_bytes": limits.output_tail_kb << 10, "counters": COUNTERS, "preimport": preimport,
+            "confined": self.sandbox.enabled}), encoding="utf-8")
         for parent in reversed(folder.relative_to(self.stage).parents[:-1]):
             self._make_readable_dir_only(self.stage / parent)
         self._make_readable(folder)
-        result_file = folder / "result"
-        self.sandbox.prepare_result_file(result_file)
-        return {"lib": str(self.lib), "inputs": str(self.stage / "inputs" / exercise.id), "job": str(job)}, result_file
+        result_files = [folder / str(k) / "result" for k in range(len(items))]
+        for path in result_files:
+            self.sandbox.prepare_result_file(path)
+        return preimport, result_files
 
     def _make_readable_dir_only(self, folder: Path) -> None:
         if self.sandbox.root_mode:
             os.chown(folder, 0, 65534)
         os.chmod(folder, 0o750 if self.sandbox.root_mode else 0o700)
 
-    def run_exercise(self, exercise: Exercise, source: str, folder: Path) -> ExerciseResult:
+    def run_exercises(self, items: list[tuple[Exercise, str]], folder: Path) -> list[ExerciseResult]:
+        """Grade one submission's exercises in ONE sandbox; any the sandbox did not reach run in a fresh one.
+
+        The sandbox never holds another submission's code. Each exercise runs in its own child process
+        with its own limits (:mod:`~dlcourse.grading.supervisor`), so its outcome is its own.
+        """
+        results: dict[int, ExerciseResult] = {}
+        pending = list(range(len(items)))
+        while pending:
+            run_folder = folder / f"run{len(items) - len(pending)}"
+            outcomes = self._run_batch([items[k] for k in pending], run_folder)
+            for k, outcome in zip(pending, outcomes):
+                if outcome is not None:
+                    results[k] = self._result(items[k][0], outcome)
+            pending = [k for k, outcome in zip(pending, outcomes) if outcome is None]
+        return [results[k] for k in range(len(items))]
+
+    def _run_batch(self, items: list[tuple[Exercise, str]], folder: Path) -> list[Outcome | None]:
+        preimport, result_files = self.stage_batch(items, folder)
+        if self.sandbox.enabled:
+            binds = {str(self.lib): "/sandbox/lib", str(self.stage / "inputs"): "/sandbox/inputs-all",
+                     str(folder): "/sandbox/jobs"}
+            entry = ["/sandbox/lib/sandbox_entry.py", "/sandbox/lib", "/sandbox/jobs/batch.json"]
+        else:
+            binds, entry = {}, [str(self.lib / "sandbox_entry.py"), str(self.lib), str(folder / "batch.json")]
+        extra_mb = SUPERVISOR_MB + (TORCH_MB if preimport else 0)
+        return self.sandbox.run_batch([self.sandbox.python, "-I", "-S", "-B", *entry], binds,
+                                      [str(p) for p in result_files], self.options.limits,
+                                      links=_LINKS if self.sandbox.enabled else None, extra_mb=extra_mb)
+
+    def _result(self, exercise: Exercise, outcome: Outcome) -> ExerciseResult:
+        """Score one exercise's outcome (its public cases first, then the hidden ones)."""
         inputs_list = self.inputs[exercise.id]
         limits = self.options.limits
-        host, result_file = self.stage_job(exercise, source, folder)
-        if self.sandbox.enabled:
-            binds = {host[k]: f"/sandbox/{k}" for k in host}
-            paths = ["/sandbox/lib", "/sandbox/inputs", "/sandbox/job", "/sandbox/result"]
-        else:
-            binds, paths = {}, [host["lib"], host["inputs"], host["job"], str(result_file)]
-        argv = [self.sandbox.python, "-I", "-S", "-B", f"{paths[0]}/sandbox_entry.py", *paths]
-        outcome = self.sandbox.run(argv, binds, (str(result_file), "/sandbox/result"), limits)
         received = interpret(outcome, len(inputs_list), limits)
         n_public = len(exercise.public_cases)
         if isinstance(received, str):
@@ -227,27 +277,29 @@ class _Run:
         sources = exercise_sources(nb, [ex.name for ex in exercises])
         tagged = {n for c in nb.get("cells", []) if isinstance(c, dict) and "exercise" in cell_tags(c)
                   for n in defined_names(cell_source(c))}
+        done: dict[str, ExerciseResult] = {}
         for ex in exercises:
             if ex.name not in sources:
                 others = sorted(tagged - {e.name for e in exercises})
                 hint = f" Your exercise cells define: {', '.join(others)}." if others else ""
-                report.results.append(self._zero(ex, f"no cell defines a function named `{ex.name}`.{hint} Keep the "
-                                                "function name and the cell from the exercise notebook.", "missing"))
-                continue
-            folder = self.stage / "subs" / str(index) / ex.name
-            for attempt in range(RETRIES + 1):  # a host hiccup (fork, memory, disk) gets more tries
-                try:
-                    shutil.rmtree(folder, ignore_errors=True)
-                    report.results.append(self.run_exercise(ex, sources[ex.name], folder))
-                    break
-                except Exception as err:  # noqa: BLE001 - a grader failure on one exercise must not stop the others
-                    if attempt < RETRIES:
-                        time.sleep(RETRY_PAUSE_S * (attempt + 1))
-                    else:
-                        report.error = f"{type(err).__name__}: {err}"
-                        report.results.append(self._zero(ex, "the grader could not run this exercise (an internal "
-                                                         "error); your instructor has been told and will re-run it",
-                                                         "grader_error"))
+                done[ex.id] = self._zero(ex, f"no cell defines a function named `{ex.name}`.{hint} Keep the "
+                                         "function name and the cell from the exercise notebook.", "missing")
+        items = [(ex, sources[ex.name]) for ex in exercises if ex.id not in done]
+        folder = self.stage / "subs" / str(index)
+        for attempt in range(RETRIES + 1 if items else 0):  # a host hiccup (fork, memory, disk) gets more tries
+            try:
+                shutil.rmtree(folder, ignore_errors=True)
+                done.update((ex.id, result) for (ex, _), result in zip(items, self.run_exercises(items, folder)))
+                break
+            except Exception as err:  # noqa: BLE001 - a grader failure on one submission must not stop the others
+                if attempt < RETRIES:
+                    time.sleep(RETRY_PAUSE_S * (attempt + 1))
+                else:
+                    report.error = f"{type(err).__name__}: {err}"
+                    done.update((ex.id, self._zero(ex, "the grader could not run this exercise (an internal error); "
+                                                   "your instructor has been told and will re-run it",
+                                                   "grader_error")) for ex, _ in items)
+        report.results = [done[ex.id] for ex in exercises]
         shutil.rmtree(self.stage / "subs" / str(index), ignore_errors=True)
         return report
 

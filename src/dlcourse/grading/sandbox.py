@@ -1,5 +1,9 @@
 """Run untrusted code in a bubblewrap sandbox: no network, read-only system, limits and a wall-clock kill.
 
+The grader starts one sandbox per submission (:meth:`Sandbox.run_batch`, :mod:`~dlcourse.grading.batch`);
+inside, each exercise runs in a child process of its own (:mod:`~dlcourse.grading.supervisor`).
+:meth:`Sandbox.run` runs one command (the start-up probe, tests, benchmarks).
+
 What the sandbox sees: a read-only root holding ``/usr`` (with the usual ``/bin``, ``/lib`` links),
 the Python installation and its site-packages (read-only; a ``dlcourse`` package inside them is
 masked), the three read-only folders of the job (``/sandbox/lib``, ``/sandbox/inputs``,
@@ -49,7 +53,11 @@ class SandboxUnavailable(RuntimeError):
 
 @dataclass(frozen=True)
 class Limits:
-    """Resource limits of one sandboxed run (one exercise of one submission)."""
+    """Resource limits of one exercise of one submission (rlimits per process; the cgroup per sandbox).
+
+    A submission's exercises run one after the other in its sandbox, each from a clean state, so
+    the cgroup's limits bind each exercise; the sandbox's supervisor adds its own memory on top.
+    """
 
     wall_s: float = 60.0
     cpu_s: int | None = None  # per process; default: the wall-clock limit
@@ -181,9 +189,10 @@ class Sandbox:
         return option in text
 
     # ------------------------------------------------------------------ command line
-    def command(self, argv: list[str], binds: dict[str, str], rw_file: tuple[str, str], limits: Limits,
-                cgroup: Cgroup | None = None) -> list[str]:
-        """The full command: ``argv`` run inside with read-only ``binds`` (host -> sandbox) and one writable file."""
+    def command(self, argv: list[str], binds: dict[str, str], rw_file: tuple[str, str] | None, limits: Limits,
+                cgroup: Cgroup | None = None, links: dict[str, str] | None = None) -> list[str]:
+        """The full command: ``argv`` run inside with read-only ``binds`` (host -> sandbox), at most one writable
+        file, and symbolic ``links`` (path inside -> target)."""
         if not self.enabled:
             return argv
         args = [self.bwrap, "--unshare-all", "--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID)]
@@ -208,7 +217,11 @@ class Sandbox:
                  "--perms", "1777", "--size", str(limits.shm_mb << 20), "--tmpfs", "/dev/shm", "--remount-ro", "/dev"]
         for host, inside in binds.items():
             args += ["--ro-bind", host, inside]
-        args += ["--bind", rw_file[0], rw_file[1], "--remount-ro", "/", "--chdir", "/tmp", "--"] + argv
+        for inside, target in (links or {}).items():
+            args += ["--symlink", target, inside]
+        if rw_file:
+            args += ["--bind", rw_file[0], rw_file[1]]
+        args += ["--remount-ro", "/", "--chdir", "/tmp", "--"] + argv
         launcher = [self.python, "-I", "-S", "-B", str(Path(__file__).with_name("launcher.py"))]
         for procs in cgroup.procs_files if cgroup else []:
             launcher += ["--cgroup", procs]
@@ -228,10 +241,11 @@ class Sandbox:
             os.fchown(fd, SANDBOX_UID, SANDBOX_UID)
         os.close(fd)
 
-    def _cgroup(self, limits: Limits) -> Cgroup | None:
+    def _cgroup(self, limits: Limits, extra_mb: int = 0) -> Cgroup | None:
         if not (self.cgroups and self.cgroups.available):
             return None
-        return self.cgroups.create(limits.sandbox_memory_mb << 20, limits.nproc + 8)  # + launcher/bwrap processes
+        # + launcher/bwrap processes (and the batch supervisor); ``extra_mb``: what the supervisor holds
+        return self.cgroups.create((limits.sandbox_memory_mb + extra_mb) << 20, limits.nproc + 9)
 
     def run(self, argv: list[str], binds: dict[str, str], rw_file: tuple[str, str], limits: Limits) -> Outcome:
         """Run, wait at most ``limits.wall_s`` seconds, kill everything left, and read the result file."""
@@ -258,6 +272,13 @@ class Sandbox:
         seconds = time.monotonic() - start
         data, problem = read_result_file(rw_file[0], (limits.fsize_mb << 20) + 4096)
         return Outcome(proc.returncode, timed_out, data, problem, tail.text(), tail.total, seconds, memory, pids)
+
+    def run_batch(self, argv: list[str], binds: dict[str, str], result_files: list[str], limits: Limits,
+                  **options) -> list[Outcome | None]:
+        """Run one submission's exercises in one sandbox (:func:`~dlcourse.grading.batch.run_batch`)."""
+        from .batch import run_batch
+
+        return run_batch(self, argv, binds, result_files, limits, **options)
 
     def probe(self) -> None:
         """Check once that a sandbox starts here and can import NumPy; raise SandboxUnavailable otherwise."""

@@ -1,17 +1,22 @@
 """The program that runs INSIDE the grading sandbox, and the wire format on both sides of it.
 
-Inside, it is started as ``python -I -S sandbox_entry.py LIB INPUTS JOB RESULT`` where
+Inside, it is started once per submission as ``python -I -S sandbox_entry.py LIB BATCH CONTROL_FD RESULT_FD...``:
 
-* ``LIB`` holds this file and a package ``gradekit`` (copies of ``runner.py``, ``outputs.py`` and
-  ``fixtures.py``: the untrusted-side call loop, and nothing that knows a reference or an answer);
-* ``INPUTS`` holds the hidden inputs of one exercise (``manifest.json`` and one ``.npy`` per array);
-* ``JOB`` holds ``job.json`` (function name, output names, whether the function must leave its
-  arguments alone, resource limits, site-packages folders)
-  and ``student.py`` (the student's exercise cell);
-* ``RESULT`` is one pre-created file, the only place it may write results.
+* ``LIB`` holds this file, :mod:`~dlcourse.grading.supervisor` and a package ``gradekit`` (copies of
+  ``runner.py``, ``outputs.py`` and ``fixtures.py``: the untrusted-side call loop, and nothing that
+  knows a reference or an answer);
+* ``BATCH`` (JSON) lists the submission's exercises in order, each with its inputs folder
+  (``manifest.json`` and one ``.npy`` per array) and job folder (``job.json``: function name, output
+  names, whether the function must leave its arguments alone; ``student.py``: the student's cell),
+  and the limits, site-packages folders, modules to import first and cgroup counters to read;
+* ``CONTROL_FD`` is the pipe on which the supervisor reports each exercise to the grader;
+* each ``RESULT_FD`` is one pre-created result file, open for writing, the only place where that
+  exercise may write its results (inside the exercise it is ``/sandbox/result``).
 
-It first lowers its own resource limits (before any student code exists in the process), then
-loads the inputs, runs the cell, calls the function on every case and writes one result file:
+It first lowers its own resource limits (before any student code exists in the process) and
+imports NumPy; then, for each exercise, a child (:class:`~dlcourse.grading.supervisor.Supervisor`)
+lowers its CPU limit, loads the inputs, runs the cell, calls the function on every case and writes
+one result file:
 ``MAGIC``, a length-prefixed JSON header with one entry per case, the ``.npy`` bytes of every
 returned array, and ``TRAILER`` (so a half-written file is recognised as such).
 
@@ -254,23 +259,78 @@ def _run_student(job: dict, source: str, inputs_list: list[dict]) -> list[Any]:
     return results
 
 
-def main(argv: list[str]) -> int:
-    lib, inputs_dir, job_dir, result_path = argv[1:5]
-    job = json.loads(Path(job_dir, "job.json").read_text(encoding="utf-8"))
-    apply_limits(job["limits"])  # first: no student code has run yet
-    result_fd = os.open(result_path, os.O_WRONLY | os.O_TRUNC)
-    sys.path[:0] = [lib]
-    sys.path.extend(job["site_dirs"])
-    inputs_list = decode_inputs(inputs_dir)  # before the student's code can touch anything
-    source = Path(job_dir, "student.py").read_text(encoding="utf-8")
+def _exercise(cpu_limit: dict) -> None:
+    """One exercise, in a fresh child of the supervisor: fds 3, 4, 5 are its result file, inputs and job."""
+    import traceback
+
+    from supervisor import CHILD_INPUTS_FD, CHILD_JOB_FD, CHILD_RESULT_FD, PR_SET_DUMPABLE, prctl  # the copy in LIB
+
+    try:
+        apply_limits(cpu_limit)  # CPU seconds count from this fork on
+        prctl(PR_SET_DUMPABLE, 1)  # the supervisor is not dumpable; an exercise is an ordinary process
+        with open("/proc/self/oom_score_adj", "w", encoding="ascii") as handle:
+            handle.write("1000")  # if the sandbox runs out of memory, the kernel kills the exercise, not us
+        os.chdir(os.environ.get("TMPDIR", "/tmp"))
+        job_dir = f"/proc/self/fd/{CHILD_JOB_FD}"  # /sandbox/job links here too
+        job = json.loads(Path(job_dir, "job.json").read_text(encoding="utf-8"))
+        inputs_list = decode_inputs(f"/proc/self/fd/{CHILD_INPUTS_FD}")  # before the student's code runs
+        source = Path(job_dir, "student.py").read_text(encoding="utf-8")
+    except BaseException:  # noqa: BLE001 - the grader's fault, shown in the output tail
+        traceback.print_exc()
+        sys.stderr.flush()
+        os._exit(71)
     sys.argv = ["exercise"]
     data = encode_result(_run_student(job, source, inputs_list))
+    os.ftruncate(CHILD_RESULT_FD, 0)
+    os.lseek(CHILD_RESULT_FD, 0, os.SEEK_SET)
     view = memoryview(data)
     while view:
-        view = view[os.write(result_fd, view):]
-    os.close(result_fd)
+        view = view[os.write(CHILD_RESULT_FD, view):]
     sys.stdout.flush()
     os._exit(0)  # skip atexit handlers and threads the student's code may have left behind
+
+
+def _high(fd: int) -> int:
+    """``fd`` moved to 10 or above, clear of the numbers a child's descriptors are given."""
+    import fcntl
+
+    moved = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10)
+    os.close(fd)
+    return moved
+
+
+def main(argv: list[str]) -> int:
+    """``sandbox_entry.py LIB BATCH CONTROL_FD RESULT_FD...``: run every job of BATCH, one child each."""
+    import importlib
+
+    lib, batch_file, control_fd = argv[1], argv[2], _high(int(argv[3]))
+    result_fds = [_high(int(fd)) for fd in argv[4:]]
+    batch = json.loads(Path(batch_file).read_text(encoding="utf-8"))
+    limits = batch["limits"]
+    apply_limits({k: v for k, v in limits.items() if k != "cpu_s"})  # first: no student code has run yet
+    sys.path[:0] = [lib]
+    sys.path.extend(batch["site_dirs"])
+    from supervisor import Supervisor  # the copy in LIB
+
+    supervisor = Supervisor(control_fd, int(batch["tail_bytes"]),
+                            {name: (path, field) for name, path, field in batch["counters"]}, bool(batch["confined"]))
+    import numpy  # noqa: F401 - imported once here, inherited by every exercise's child
+    import gradekit.runner  # noqa: F401
+    for name in batch["preimport"]:
+        try:
+            module = importlib.import_module(name)
+            if name == "torch":
+                module.set_num_threads(1)
+        except Exception:  # noqa: BLE001 - e.g. over the memory limit: each exercise then imports it and says why
+            pass
+    sys.stdout.flush()
+    for k, job in enumerate(batch["jobs"]):
+        dirs = [_high(os.open(path, os.O_RDONLY | os.O_DIRECTORY)) for path in (job["inputs"], job["job"])]
+        supervisor.run(k, (result_fds[k], *dirs), float(batch["wall_s"]),
+                       lambda: _exercise({"cpu_s": limits["cpu_s"]}))
+        for fd in (result_fds[k], *dirs):
+            os.close(fd)
+    os._exit(0)
 
 
 if __name__ == "__main__":
