@@ -134,6 +134,7 @@ TABLE = {
                                                                      resolution=3),
                                dict(predict=[None], X=NOT_ARRAYS + [XP.T, XP > 0], y=NOT_ARRAYS + [YP[:2], YP > 0],
                                     ax=["ax", 3], resolution=[0, None], title=[3, ["t"]])),
+    "use_course_style": (plotting.use_course_style, {}, {}),  # takes nothing, so nothing bad to pass
     "plot_history": (plotting.plot_history, dict(history=History(train_loss=[1.0], train_acc=[0.5])),
                      dict(history=[None, {"train_loss": [1.0]}, History()], metrics=[(), ["loss", "f1"], None, 3],
                           ax=["ax", [None, None]])),
@@ -148,3 +149,35 @@ TABLE = {
 globals().update(table_tests(TABLE, [plotting], cleanup=lambda: plt.close("all")))
 
 
+
+
+def test_decision_boundary_classes_differ_in_marker_not_only_in_colour():
+    X = np.array([[0.0, 0.0], [1.0, 1.0], [0.5, 0.2], [0.9, 0.1], [0.2, 0.8], [0.3, 0.3]])
+    y = np.array([-1.0, 1.0, -1.0, 1.0, 0.0, 0.0])
+    fig = plotting.plot_decision_boundary(lambda g: np.sign(g[:, 0] - 0.5), X, y)
+    ax = fig.axes[0]
+    points = [c for c in ax.collections if type(c).__name__ == "PathCollection"]
+    assert len(points) == 3 and sum(len(c.get_offsets()) for c in points) == len(X)
+    shapes = {tuple(np.round(c.get_paths()[0].vertices, 6).ravel()) for c in points}
+    assert len(shapes) == 3  # three different marker shapes
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["class -1", "class 0", "class 1"]
+    plt.close(fig)
+    many = np.random.default_rng(0).normal(size=(10, 2))
+    fig = plotting.plot_decision_boundary(lambda g: g[:, 0], many, np.linspace(0, 1, 10))
+    assert fig.axes[0].get_legend() is None  # ten distinct values: a continuous target, shaded by value
+    plt.close(fig)
+
+
+def test_course_style_gives_each_curve_its_own_dash_pattern_and_colour():
+    saved = plt.rcParams["axes.prop_cycle"]
+    try:
+        plotting.use_course_style()
+        fig, ax = plt.subplots()
+        lines = [ax.plot([0, 1], [k, k + 1])[0] for k in range(8)]
+        # the (offset, on-off sequence) each line is drawn with; matplotlib keeps it private
+        dashes = {tuple(np.round(line._dash_pattern[1], 3)) if line._dash_pattern[1] else () for line in lines}  # noqa: SLF001
+        assert len({line.get_color() for line in lines}) == 8 and len(dashes) == 8, dashes
+        assert lines[0].get_color() == "#1f77b4" and lines[1].get_color() == "#ff7f0e"  # matplotlib's defaults
+        plt.close(fig)
+    finally:
+        plt.rcParams["axes.prop_cycle"] = saved

@@ -129,6 +129,8 @@ def test_ring_plot_colours_on_and_off_mode_samples():
     ax = gan_diagrams.plot_ring_samples(samples, centres, 0.05)
     on, off = ax.collections[0].get_offsets(), ax.collections[1].get_offsets()
     assert len(on) == 8 and len(off) == 2
+    shapes = [tuple(np.round(c.get_paths()[0].vertices, 6).ravel()) for c in ax.collections[:2]]
+    assert shapes[0] != shapes[1]  # off-mode samples are crosses, not only red
     plt.close("all")
 
 

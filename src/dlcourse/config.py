@@ -93,10 +93,13 @@ def seed_everything(seed: int = 0, deterministic: bool = True) -> int:
 
 
 def setup(seed: int = 0) -> dict:
-    """Seed everything and print the mode and device; the first code cell of every notebook calls it."""
+    """Seed everything, set the course's plot style and print the mode and device (every notebook calls it)."""
     import torch
 
+    from .plotting import use_course_style
+
     seed_everything(seed)
+    use_course_style()  # curves differ in dash pattern too, not only in colour
     info = {"mode": get_mode(), "device": str(get_device()), "torch": torch.__version__, "seed": seed}
     cpus = os.cpu_count() or 1
     torch.set_num_threads(min(cpus, 2) if info["mode"] == "fast" else cpus)

@@ -45,7 +45,7 @@ def draw_gan_diagram(ax=None):
 def plot_ring_samples(samples, centres, std: float, title: str = "", ax=None):
     """Scatter generated samples (N, 2) over the ring's centres (K, 2), with 3-std circles; returns the Axes.
 
-    Samples within 3 std of a centre are drawn in blue, off-mode samples in red; the title gets the
+    Samples within 3 std of a centre are drawn as blue dots, off-mode samples as red crosses; the title gets the
     number of modes hit and the off-mode fraction appended.
     """
     samples = as_float_array(samples, "samples", ndim=2, shape=(None, 2), allow_empty=False)
@@ -57,7 +57,8 @@ def plot_ring_samples(samples, centres, std: float, title: str = "", ax=None):
     on_mode = assign_modes(samples, centres, 3 * std) >= 0
     shown = slice(0, 2000)  # enough points to see the shape, few enough to keep frames small
     ax.scatter(*samples[shown][on_mode[shown]].T, s=3, color="tab:blue", alpha=0.5, label="within 3 std of a mode")
-    ax.scatter(*samples[shown][~on_mode[shown]].T, s=3, color="tab:red", alpha=0.5, label="off-mode")
+    ax.scatter(*samples[shown][~on_mode[shown]].T, s=9, color="tab:red", marker="x", linewidths=0.6, alpha=0.7,
+               label="off-mode")  # a cross, not only another colour
     angles = np.linspace(0, 2 * np.pi, 60)
     for cx, cy in centres:
         ax.plot(cx + 3 * std * np.cos(angles), cy + 3 * std * np.sin(angles), color="black", lw=0.8)

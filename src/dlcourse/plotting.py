@@ -68,12 +68,27 @@ def _check_title(title: Any) -> None:
         raise ValueError(f"title must be a string or None, got {type(title).__name__}")
 
 
+CLASS_MARKERS = ("o", "^", "s", "D", "v", "P", "X", "*")  # distinct shapes for up to 8 classes
+# Matplotlib's first eight default colours, each with its own line style: two curves of one figure
+# differ in dash pattern as well as colour, so a reader who cannot tell the colours apart still can.
+COURSE_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
+COURSE_LINESTYLES = ("-", "--", "-.", ":", (0, (5, 1)), (0, (3, 1, 1, 1, 1, 1)), (0, (1, 1)), (0, (6, 3)))
+
+
+def use_course_style() -> None:
+    """Make each new line of a figure differ from the previous ones in line style as well as colour."""
+    from cycler import cycler
+
+    plt.rcParams["axes.prop_cycle"] = cycler(color=list(COURSE_COLOURS)) + cycler(linestyle=list(COURSE_LINESTYLES))
+
+
 def plot_decision_boundary(predict: Callable[[np.ndarray], np.ndarray], X, y, ax=None, resolution: int = 200,
                            title: str | None = None):
     """Shade the regions that ``predict`` assigns to each class and scatter the points ``(X, y)`` on top.
 
     ``predict(grid: (M, 2)) -> (M,)`` returns class labels or scores (scores are shaded continuously).
-    X: (N, 2), y: (N,) numbers (the class of each point, used as its colour).
+    X: (N, 2), y: (N,) numbers: with at most 8 distinct values each class gets its own colour AND marker
+    (and a legend entry); more values are shaded continuously.
     """
     X, y = _check_points(X, y)
     _check_axes(ax)
@@ -82,7 +97,15 @@ def plot_decision_boundary(predict: Callable[[np.ndarray], np.ndarray], X, y, ax
     fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(4.5, 4))
     n_values = len(np.unique(zz))
     ax.contourf(xx, yy, zz, levels=20 if n_values > 10 else n_values, cmap="RdBu", alpha=0.35)
-    ax.scatter(X[:, 0], X[:, 1], c=y, cmap="RdBu", edgecolors="k", s=18, linewidths=0.5)
+    classes = np.unique(y)
+    if len(classes) <= len(CLASS_MARKERS):  # labels: one marker per class, so colour is not the only cue
+        colours = plt.get_cmap("RdBu")(np.linspace(0, 1, len(classes)) if len(classes) > 1 else [0.0])
+        for k, (label, colour) in enumerate(zip(classes, colours)):
+            ax.scatter(*X[y == label].T, color=colour, marker=CLASS_MARKERS[k], edgecolors="k", s=22,
+                       linewidths=0.5, label=f"class {label:g}")
+        ax.legend(loc="best", fontsize=8, framealpha=0.8)
+    else:  # a continuous target: colour is the value
+        ax.scatter(X[:, 0], X[:, 1], c=y, cmap="RdBu", edgecolors="k", s=18, linewidths=0.5)
     ax.set_xlabel("$x_1$")
     ax.set_ylabel("$x_2$")
     if title:
