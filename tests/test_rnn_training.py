@@ -172,3 +172,21 @@ TABLE = {
                               {"device": ["no-such-device"]}),
 }
 globals().update(table_tests(TABLE, [rt]))
+
+
+def test_sampling_never_emits_a_special_token_even_when_the_model_prefers_it():
+    vocab = Vocabulary(list("ab"))
+
+    class LovesEos(torch.nn.Module):  # puts almost all probability on <eos>, the rest on "b"
+        def __init__(self):
+            super().__init__()
+            self.unused = torch.nn.Parameter(torch.zeros(1))  # a model has parameters (their device is used)
+
+        def forward(self, window):
+            logits = torch.full((1, window.shape[1], len(vocab)), -20.0)
+            logits[..., vocab.stoi["<eos>"]] = 20.0
+            logits[..., vocab.stoi["b"]] = 0.0
+            return logits
+
+    sample = rt.sample_text(LovesEos(), vocab, "a", 30, seed=0)
+    assert sample == "b" * 30

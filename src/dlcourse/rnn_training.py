@@ -243,6 +243,7 @@ def sample_text(model: nn.Module, vocab, prompt: str, n_chars: int = 200, temper
 
     The model reads the last ``context`` characters at each step (any next-character model works);
     temperature -> 0 approaches the most likely character, larger values flatten the distribution.
+    The special tokens of the vocabulary (``<pad>``, ``<unk>``, ...) are never sampled.
     """
     if not isinstance(prompt, str) or not prompt:
         raise ValueError(f"prompt must be a non-empty str, got {prompt!r}")
@@ -250,12 +251,16 @@ def sample_text(model: nn.Module, vocab, prompt: str, n_chars: int = 200, temper
     temperature = check_positive(temperature, "temperature")
     generator = torch.Generator().manual_seed(check_int(seed, "seed", minimum=0))
     ids = list(vocab.encode(list(prompt)))
+    # <pad>, <unk>, <bos>, <eos> are not characters: never sample them (their names are not text)
+    specials = [vocab.stoi[token] for token in getattr(vocab, "specials", ()) if token in vocab.stoi]
     was_training = model.training
     model.eval()
     with torch.no_grad():
         for _ in range(n_chars):
             window = torch.tensor(ids[-context:], device=_device(model))[None]
-            probs = torch.softmax(model(window)[0, -1].float().cpu() / temperature, dim=-1)
+            logits = model(window)[0, -1].float().cpu() / temperature
+            logits[specials] = -float("inf")
+            probs = torch.softmax(logits, dim=-1)
             ids.append(int(torch.multinomial(probs, 1, generator=generator)))
     model.train(was_training)
     return "".join(vocab.decode(ids[len(prompt):]))

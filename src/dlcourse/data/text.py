@@ -107,6 +107,7 @@ class Vocabulary:
             max_size = check_int(max_size, "max_size", minimum=len(specials))
         kept = sorted((t for t, c in counts.items() if c >= min_count and t not in specials),
                       key=lambda t: (-counts[t], t))
+        self.specials: tuple[str, ...] = tuple(specials)  # ids 0 .. len(specials) - 1
         self.itos: tuple[str, ...] = tuple(specials) + tuple(kept[: None if max_size is None
                                                                    else max_size - len(specials)])
         self.stoi: dict[str, int] = {t: i for i, t in enumerate(self.itos)}
