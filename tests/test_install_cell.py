@@ -1,9 +1,9 @@
 """The notebooks' install cell, and the ref it installs.
 
 Integration: two throw-away venvs stand in for Colab, whose Python already holds torch, numpy, matplotlib
-and ipywidgets. The first holds them in our ranges, with an older numpy (1.26.4) that a plain
-``pip install dlcourse`` would upgrade (checked here with pip's dry run, so the test can fail); the second
-holds ipywidgets 7, outside our range. The setup block (``nbtools.setup_block``, exactly as stamped)
+and ipywidgets. The first holds them in our ranges as Colab does, numpy 2.0.2 and ipywidgets 7.7.1, with
+a numpy that a plain ``pip install dlcourse`` would upgrade (checked here with pip's dry run, so the test
+can fail); the second holds ipywidgets 7.6.5, outside our range (>=7.7). The setup block (``nbtools.setup_block``, exactly as stamped)
 runs in a real IPython shell (``InteractiveShell.run_cell``, what ipykernel calls) in each venv, against
 a local clone of this repository (a ``file://`` URL and a real tag or commit of the clone). What is
 installed is read before and after with ``importlib.metadata`` (version, dist-info folder, METADATA
@@ -138,15 +138,16 @@ def clone(tmp_path_factory) -> Clone:
 def venvs(tmp_path_factory) -> dict[str, Path]:
     """Both venvs, made at once (pip waits on the network and the disk as much as on the CPU).
 
-    "colab": torch (this machine's CPU build), an older numpy, matplotlib and ipywidgets 8, a current pip;
-    "old_widgets": ipywidgets 7 (dlcourse needs >=8,<9), with the pip that the Python bundles.
+    "colab": torch (this machine's CPU build), numpy 2.0.2, matplotlib and ipywidgets 7.7.1 (as Colab has),
+    a current pip; "old_widgets": ipywidgets 7.6.5 (dlcourse needs >=7.7,<9), with the pip that the Python
+    bundles.
     """
     base = tmp_path_factory.mktemp("venvs")
     torch = importlib.metadata.version("torch")
     with ThreadPoolExecutor(max_workers=2) as pool:
-        colab = pool.submit(_make_venv, base / "colab", f"torch=={torch}", "numpy==1.26.4", "matplotlib",
-                            "ipywidgets>=8,<9", upgrade_pip=True)
-        old_widgets = pool.submit(_make_venv, base / "old-widgets", "ipywidgets==7.8.5")
+        colab = pool.submit(_make_venv, base / "colab", f"torch=={torch}", "numpy==2.0.2", "matplotlib",
+                            "ipywidgets==7.7.1", upgrade_pip=True)
+        old_widgets = pool.submit(_make_venv, base / "old-widgets", "ipywidgets==7.6.5")
         return {"colab": colab.result(), "old_widgets": old_widgets.result()}
 
 
@@ -161,7 +162,7 @@ def _plain_pip_would_install(env: Path, package: str) -> dict[str, str]:
 def test_the_cell_installs_what_is_missing_at_its_ref_and_changes_nothing_installed(venvs, clone, tmp_path):
     colab_like = venvs["colab"]
     before = _snapshot(colab_like)
-    assert before["numpy"][0] == "1.26.4" and {"torch", "matplotlib", "ipywidgets"} <= set(before)
+    assert before["numpy"][0] == "2.0.2" and {"torch", "matplotlib", "ipywidgets"} <= set(before)
     assert not NOW_MISSING & set(before)
     package = f"dlcourse @ git+{clone.url}@{clone.tag}"
     plain = _plain_pip_would_install(colab_like, package)
