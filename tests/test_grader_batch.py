@@ -65,12 +65,14 @@ USES_TORCH = """
     return (torch.as_tensor(np.asarray(x)) @ torch.as_tensor(np.asarray(w)) + b).numpy()
 """
 ARGMAX_IF_CLEAN = '''
-import numpy as np, os
+import numpy as np, os, sys
 
 def argmax_rows(X):
     others = {int(p) for p in os.listdir("/proc") if p.isdigit()} - {1, os.getpid(), os.getppid()}
     shm = open("/proc/sysvipc/shm").read().splitlines()[1:]
-    left = os.listdir("/tmp") + os.listdir("/dev/shm")
+    # a venv under /tmp is mounted at its own path inside the sandbox: those folders are not left-overs
+    mounted = {p.split("/")[2] for p in sys.path if p.startswith("/tmp/")}
+    left = [e for e in os.listdir("/tmp") if e not in mounted] + os.listdir("/dev/shm")
     if others or shm or left or hasattr(np, "leaked") or not os.path.exists("/sandbox/inputs/manifest.json"):
         return np.zeros(len(X), dtype=int), np.zeros(len(X))
     idx = np.argmax(X, axis=1)
@@ -184,3 +186,28 @@ def test_the_class_benchmark_grades_one_sandbox_per_submission(tmp_path):
     assert scores["solution"] == 1.0 and scores["stub"] == 0.0 and 0 < scores["wrong"] < 1
     assert 0 < found["exercise_s_summed"] < found["sandbox_s_summed"]
     assert "s per submission (wall clock)" in done.stdout
+
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+
+def test_emptying_scratch_leaves_mounts_under_it_and_the_folders_leading_to_them(tmp_path):
+    """A venv under /tmp is bound at its own path in the sandbox: cleaning /tmp must not trip on it."""
+    if not shutil.which("unshare") or os.geteuid() != 0:
+        pytest.skip("needs unshare and root to make a private mount")
+    top = tmp_path / "scratch"
+    (top / "venv" / "ro").mkdir(parents=True)
+    (top / "left.txt").write_text("x")
+    (top / "deep" / "er").mkdir(parents=True)
+    (top / "deep" / "er" / "f").write_text("y")
+    script = (f"import sys; sys.path.insert(0, {str(SRC)!r}); "
+              "from dlcourse.grading.supervisor import _empty; "
+              f"print(_empty({str(top)!r}), sorted(__import__('os').listdir({str(top)!r})))")
+    mount = f"mount -t tmpfs tmpfs {top / 'venv' / 'ro'} && echo k > {top / 'venv' / 'ro' / 'keep'} && "
+    done = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                           mount + f"{sys.executable} -c \"{script}\" && cat {top / 'venv' / 'ro' / 'keep'}"],
+                          capture_output=True, text=True, timeout=60)
+    if done.returncode and "mount" in done.stderr:
+        pytest.skip(f"no private mount here: {done.stderr.strip()}")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:2] == ["True ['venv']", "k"]  # the rest removed; the mount untouched

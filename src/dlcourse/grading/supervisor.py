@@ -190,22 +190,41 @@ def empty_scratch() -> bool:
 
 
 def _empty(top: str) -> bool:
-    """Iteratively (a deep tree must not exhaust the stack) remove what ``top`` holds."""
-    stack, dirs = [top], []
+    """Iteratively (a deep tree must not exhaust the stack) remove what ``top`` holds, mounts excepted.
+
+    The sandbox's read-only mounts may lie under /tmp (a venv in /tmp/x/.venv is bound at its own
+    path): a directory on another device is a mount point, never entered nor removed, and the
+    folders that lead to it stay. True when nothing else is left.
+    """
+    device = os.lstat(top).st_dev
+    stack, dirs, keep = [top], [], set()
     while stack:
         folder = stack.pop()
         dirs.append(folder)
         with os.scandir(folder) as entries:
             for entry in entries:
                 if entry.is_dir(follow_symlinks=False):
+                    if entry.stat(follow_symlinks=False).st_dev != device:  # a mount point: the sandbox's own
+                        keep.update(_parents(entry.path, top))
+                        continue
                     os.chmod(entry.path, stat.S_IRWXU)
                     stack.append(entry.path)
                 else:
                     os.unlink(entry.path)
     for folder in reversed(dirs[1:]):
-        os.rmdir(folder)
+        if folder not in keep:
+            os.rmdir(folder)
     with os.scandir(top) as entries:
-        return not any(True for _ in entries)
+        return all(entry.path in keep for entry in entries)
+
+
+def _parents(path: str, top: str) -> list[str]:
+    """``path`` and the folders between it and ``top`` (``top`` itself excluded)."""
+    found = []
+    while path != top and path.startswith(top + "/"):
+        found.append(path)
+        path = os.path.dirname(path)
+    return found
 
 
 def _remove_ipc() -> None:
