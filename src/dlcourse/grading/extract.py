@@ -7,15 +7,10 @@ Cells whose tags were lost (some editors drop them) are still found by the funct
 from __future__ import annotations
 
 import ast
-import threading
 from typing import Any, Iterable
 
 from ..nbtools import cell_source, cell_tags
-
-# CPython 3.11 keeps the AST converter's recursion depth in shared state: two threads parsing at once
-# (the grader reads submissions in a thread pool) can fail with "SystemError: AST constructor
-# recursion depth mismatch". One parse at a time.
-_PARSE_LOCK = threading.Lock()
+from .sandbox_entry import AST_LOCK as _PARSE_LOCK  # one AST parse at a time in the grader (CPython 3.11)
 
 
 def defined_names(source: str) -> list[str]:

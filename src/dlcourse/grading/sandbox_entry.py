@@ -30,8 +30,15 @@ import io
 import json
 import os
 import sys
+import threading
 from pathlib import Path
 from typing import Any
+
+# CPython 3.11 keeps the AST converter's recursion depth in shared state: two threads parsing at once
+# (the grader reads submissions and results in a thread pool; NumPy parses a .npy header with
+# ast.literal_eval) can fail with "SystemError: AST constructor recursion depth mismatch". Every
+# parse on the grader's side holds this lock (:mod:`~dlcourse.grading.extract` uses it too).
+AST_LOCK = threading.Lock()
 
 MAGIC = b"DLCOURSE-RESULT-1\n"
 TRAILER = b"\nEND-OF-RESULT\n"
@@ -143,7 +150,8 @@ def read_npy(data: memoryview, max_elements: int = MAX_ARRAY_ELEMENTS) -> Any:
         if version not in ((1, 0), (2, 0)):
             raise ValueError("unsupported .npy version")
         read_header = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
-        shape, fortran, dtype = read_header(stream, max_header_size=4096)
+        with AST_LOCK:  # the header is parsed by ast.literal_eval
+            shape, fortran, dtype = read_header(stream, max_header_size=4096)
     except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError, OverflowError, EOFError):
         raise ResultError("an array in the result file is not a valid .npy array") from None
     if dtype.hasobject or dtype.kind not in "biufc" or dtype.fields is not None or dtype.subdtype is not None:
