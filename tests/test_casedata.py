@@ -50,8 +50,8 @@ def test_any_numeric_array_gives_bounded_strict_json(array):
 def test_public_details_show_given_expected_received_and_the_feedback():
     right = (np.array([1.5, 2.5]),)
     wrong = (np.array([1.0, 2.0]),)  # forgot the bias
-    passed, details = public_details(AFFINE, [right, wrong])
-    assert passed == 1 and [d["passed"] for d in details] == [True, False]
+    details = public_details(AFFINE, [right, wrong])
+    assert [d["passed"] for d in details] == [True, False]
     first, second = details
     assert first["label"] == "identity" and first["feedback"] == ""
     assert first["given"]["w"] == {"shape": [2], "dtype": "float64", "values": [1.0, 2.0]}
@@ -61,8 +61,8 @@ def test_public_details_show_given_expected_received_and_the_feedback():
 
 
 def test_a_failed_run_or_a_wrong_kind_is_reported_per_case():
-    passed, details = public_details(AFFINE, ["raised ZeroDivisionError", (np.array([True, False]),)])
-    assert passed == 0 and details[0]["received"] is None and "ZeroDivisionError" in details[0]["feedback"]
+    details = public_details(AFFINE, ["raised ZeroDivisionError", (np.array([True, False]),)])
+    assert not any(d["passed"] for d in details) and details[0]["received"] is None and "ZeroDivisionError" in details[0]["feedback"]
     assert details[1]["received"][0]["dtype"] == "bool" and "booleans" in details[1]["feedback"]
     with pytest.raises(ValueError, match="2 public cases"):
         public_details(AFFINE, [(np.array([1.0]),)])

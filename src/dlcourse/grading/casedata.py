@@ -65,8 +65,8 @@ def describe(value: Any) -> Any:
     return info
 
 
-def public_details(exercise: Exercise, received_list: Sequence[Any]) -> tuple[int, list[dict[str, Any]]]:
-    """Judge the public cases; return how many passed and, per case, label, given, expected, received, feedback.
+def public_details(exercise: Exercise, received_list: Sequence[Any]) -> list[dict[str, Any]]:
+    """Judge the public cases; return, per case, label, passed, given, expected, received, feedback.
 
     ``received_list[i]`` is what came back for ``exercise.public_cases[i]``: a tuple of arrays, or a
     message string (the case raised, or the whole run failed). Expected values are shown: the
@@ -75,10 +75,9 @@ def public_details(exercise: Exercise, received_list: Sequence[Any]) -> tuple[in
     cases: Sequence[Case] = exercise.public_cases
     if len(received_list) != len(cases):
         raise ValueError(f"got {len(received_list)} results for {len(cases)} public cases")
-    passed, details = 0, []
+    details = []
     for case, received in zip(cases, received_list):
         ok, messages = judge_case(exercise, case, received, reveal=True)
-        passed += ok
         try:
             got: Any = [describe(a) for a in validate_received(received, exercise.output_names)] \
                 if not isinstance(received, str) else None
@@ -92,4 +91,4 @@ def public_details(exercise: Exercise, received_list: Sequence[Any]) -> tuple[in
             "received": got,
             "feedback": " ".join(messages)[:2 * MAX_TEXT] if not ok else "",
         })
-    return passed, details
+    return details

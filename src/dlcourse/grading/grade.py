@@ -164,7 +164,7 @@ class _Run:
         """The sandbox user, and no other local user, reads the stage (:func:`~dlcourse.grading.sandbox.share`)."""
         share(folder, self.sandbox.root_mode)
 
-    def hidden_inputs(self, exercise: Exercise) -> list[dict]:
+    def case_inputs(self, exercise: Exercise) -> list[dict]:
         """The inputs one run of ``exercise`` gets: its public cases, then its hidden ones (drawn once)."""
         if exercise.id not in self.inputs:
             inputs = [dict(case.inputs) for case in exercise.public_cases] + exercise.draw_hidden(self.options.seed)
@@ -255,10 +255,10 @@ class _Run:
         if isinstance(received, str):
             status = status_of(outcome)  # a result file that came back unreadable counts as a crash
             result = self._zero(exercise, received, "crashed" if status == "ran" else status)
-            _, result.public = public_details(exercise, [received] * n_public)
+            result.public = public_details(exercise, [received] * n_public)
         else:
             result = _collapse(score_outputs(exercise, inputs_list[n_public:], received[n_public:]))
-            _, result.public = public_details(exercise, received[:n_public])
+            result.public = public_details(exercise, received[:n_public])
         result.seconds = round(outcome.seconds, 3)
         return result
 
@@ -445,7 +445,7 @@ def grade(paths: list[str | Path], options: GradeOptions) -> list[SubmissionRepo
                 print(f"WARNING: {warning}", file=sys.stderr)
             run.sandbox.probe()
             for exercise in registry.of(todo[0].assignment) if todo[0].assignment else []:
-                run.hidden_inputs(exercise)  # drawn once, before the worker threads start
+                run.case_inputs(exercise)  # drawn once, before the worker threads start
             jobs = max(1, options.jobs or os.cpu_count() or 1)
             with ThreadPoolExecutor(max_workers=jobs) as pool, \
                     tqdm(total=len(todo), desc="grading", unit="submission", disable=not options.progress) as bar:
